@@ -1,0 +1,159 @@
+/**
+ * Engine: picks the fastest TensorFlow.js backend available, registers the kernels the wasm/cpu
+ * backends lack, and provides the fast matmul every model in the kit uses.
+ *
+ * Why a custom matmul: on tfjs-backend-wasm, `tf.matMul` with transposeA/transposeB runs 10-40x
+ * slower than the plain form, and tf.matMul's own gradient uses the transposed forms. `matmul()`
+ * below transposes explicitly (a cheap copy) and its customGrad does the same, so forward and
+ * backward both hit the fast kernel. `setMatmulMode('stock')` switches back for benchmarks.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { registerSegmentSumKernels } from './kernels';
+
+export { tf };
+export { Rng } from './rng';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export interface EngineInfo {
+  backend: string;
+  threads: number;
+}
+
+let engineInfo: EngineInfo | null = null;
+let pending: Promise<EngineInfo> | null = null;
+
+/** Try the native bindings (only present on machines where they could be installed). */
+function tryNative(): boolean {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require(pkg);
+      return true;
+    } catch {
+      /* not installed: fall through to the next option */
+    }
+  }
+  return false;
+}
+
+async function tryWasm(): Promise<boolean> {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('@tensorflow/tfjs-backend-wasm');
+    return await tf.setBackend('wasm');
+  } catch {
+    return false;
+  }
+}
+
+function threadCount(backend: string): number {
+  if (backend === 'wasm') {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return (require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount(): number }).getThreadsCount();
+    } catch {
+      return 1;
+    }
+  }
+  if (backend === 'tensorflow') return require('node:os').cpus().length as number;
+  return 1;
+}
+
+/**
+ * Initialise TensorFlow.js once. Order: tfjs-node-gpu / tfjs-node ('tensorflow'), then wasm, then
+ * the pure-JS cpu backend. `opts.backend` or env RARLHF_BACKEND forces one (error if unavailable).
+ * wasm runs single-threaded here: Node cannot start Emscripten's blob: URL workers without
+ * patching the glue code (see docs/toolchain-notes.md); the measured gain would be ~1.15x.
+ */
+export async function initEngine(opts: { backend?: BackendName; quiet?: boolean } = {}): Promise<EngineInfo> {
+  if (engineInfo) return engineInfo;
+  if (pending) return pending;
+  pending = (async () => {
+    tf.enableProdMode();
+    const forced = (opts.backend ?? process.env.RARLHF_BACKEND) as BackendName | undefined;
+    if (forced && !['tensorflow', 'wasm', 'cpu'].includes(forced)) {
+      throw new Error(`initEngine: unknown backend "${forced}" (RARLHF_BACKEND / opts.backend must be tensorflow, wasm or cpu)`);
+    }
+    let chosen: string | null = null;
+    if (!forced || forced === 'tensorflow') {
+      if (tryNative() && (await tf.setBackend('tensorflow'))) chosen = 'tensorflow';
+      else if (forced) throw new Error('initEngine: backend "tensorflow" requested but @tensorflow/tfjs-node(-gpu) is not installed');
+    }
+    if (!chosen && (!forced || forced === 'wasm')) {
+      if (await tryWasm()) chosen = 'wasm';
+      else if (forced) throw new Error('initEngine: backend "wasm" requested but @tensorflow/tfjs-backend-wasm failed to load');
+    }
+    if (!chosen) {
+      await tf.setBackend('cpu');
+      chosen = 'cpu';
+    }
+    await tf.ready();
+    registerSegmentSumKernels();
+    const info = { backend: tf.getBackend(), threads: threadCount(tf.getBackend()) };
+    if (!opts.quiet) process.stderr.write(`[rarlhf] tfjs backend: ${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'})\n`);
+    engineInfo = info;
+    return info;
+  })();
+  try {
+    return await pending;
+  } finally {
+    pending = null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast matmul
+
+export type MatmulMode = 'fast' | 'stock';
+let matmulMode: MatmulMode = 'fast';
+
+/** 'stock' routes matmul()/linear() through plain tf.matMul (for the speed comparison in bench). */
+export function setMatmulMode(mode: MatmulMode): void {
+  matmulMode = mode;
+}
+export function getMatmulMode(): MatmulMode {
+  return matmulMode;
+}
+
+/** Swap the last two axes. */
+export function transposeLast2<T extends tf.Tensor>(x: T): T {
+  const perm = x.shape.map((_, i) => i);
+  const r = perm.length;
+  [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+  return tf.transpose(x, perm) as T;
+}
+
+// a [..., m, k] @ b [..., k, n] with equal batch dims; gradient uses only untransposed matMuls.
+const fastMatMul = tf.customGrad(((...args: unknown[]) => {
+  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved;
+      return [tf.matMul(dy, transposeLast2(sb)), tf.matMul(transposeLast2(sa), dy)];
+    },
+  };
+}) as Parameters<typeof tf.customGrad>[0]) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/**
+ * Matrix product over the last two axes (rank >= 2, equal batch dims), with optional transposes
+ * done explicitly so the wasm kernel stays on its fast path in forward and backward.
+ */
+export function matmul<T extends tf.Tensor>(a: T, b: tf.Tensor, transposeA = false, transposeB = false): T {
+  if (matmulMode === 'stock') return tf.matMul(a, b, transposeA, transposeB) as T;
+  const A = transposeA ? transposeLast2(a) : a;
+  const B = transposeB ? transposeLast2(b) : b;
+  return fastMatMul(A, B) as T;
+}
+
+/** x [..., in] @ w [in, out] + b [out] (HF Conv1D layout). Flattens leading dims to one matmul. */
+export function linear<T extends tf.Tensor>(x: T, w: tf.Tensor2D, b?: tf.Tensor1D): T {
+  const lead = x.shape.slice(0, -1);
+  const x2 = x.reshape([-1, x.shape[x.shape.length - 1]]);
+  let y: tf.Tensor = matmul(x2, w);
+  if (b) y = y.add(b);
+  return y.reshape([...lead, w.shape[1]]) as T;
+}
+
+export { registerSegmentSumKernels };
