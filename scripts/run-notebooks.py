@@ -5,7 +5,6 @@ On a failing cell it prints that cell's stderr (tslab reports type and runtime e
 nbconvert's own message omits), keeps the partial notebook under runs/notebooks/ and exits 1.
 """
 import argparse
-import datetime as dt
 import os
 import sys
 import time
@@ -13,15 +12,6 @@ import time
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-
-def cell_seconds(cell):
-    ex = cell.get("metadata", {}).get("execution", {})
-    a, b = ex.get("iopub.execute_input"), ex.get("shell.execute_reply")
-    if not a or not b:
-        return None
-    parse = lambda s: dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
-    return (parse(b) - parse(a)).total_seconds()
 
 
 def first_line(cell):
@@ -32,8 +22,12 @@ def first_line(cell):
 def run_one(path, out_path, timeout, kernel):
     nb = nbformat.read(path, as_version=4)
     nbformat.validator.normalize(nb)
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, record_timing=True,
-                            resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
+    started, seconds = {}, {}
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, record_timing=False,
+                            resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}},
+                            on_cell_start=lambda cell, cell_index: started.__setitem__(cell_index, time.time()),
+                            on_cell_executed=lambda cell, cell_index, execute_reply: seconds.__setitem__(
+                                cell_index, time.time() - started[cell_index]))
     t0 = time.time()
     error = None
     try:
@@ -41,9 +35,7 @@ def run_one(path, out_path, timeout, kernel):
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
         error = e
     wall = time.time() - t0
-    timings = [(cell_seconds(c), i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    for c in nb.cells:  # timestamps change every run; keep committed diffs to real output changes
-        c.get("metadata", {}).pop("execution", None)
+    timings = [(seconds.get(i), i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     name = os.path.basename(path)
     if error is not None:
         os.makedirs("runs/notebooks", exist_ok=True)

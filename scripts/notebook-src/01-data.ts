@@ -1,0 +1,195 @@
+// %% [markdown]
+// # 01 · The data behind RA-RLHF
+//
+// RA-RLHF (Chaudhary et al., NeurIPS 2024) fine-tunes a language model so that it stays safe on the
+// *hardest* prompts, not just on average. Every task is a **prompt-continuation** task: the policy
+// reads the first tokens of a human text (the *prompt*) and writes a continuation; a reward model
+// scores prompt + continuation. What makes a prompt hard is its **prompt score**: the reward model's
+// score of the prompt alone. A very negative review opening, or a toxic comment opening, drags the
+// continuation with it. These low-score prompts form the *tail* that RA-RLHF targets.
+//
+// This notebook loads the staged datasets with `lib/data`, applies the paper's preparation
+// (length filters, GPT-2 token prompts) and looks at the score distributions per class.
+//
+// **Scale.** The first code cell reads `RARLHF_NB_SCALE` (`quick` for CI, `full` for the paper-sized
+// run) and `RARLHF_DATA_DIR`. The committed outputs below come from a run at the scale printed by
+// that cell (`quick`, via `npm run notebooks`). Data loading is cheap, so both scales load every
+// row; `quick` only tokenizes fewer prompts.
+
+// %%
+import * as path from "path";
+import * as tslab from "tslab";
+import { resolveDataDir } from "../dist/lib/data/paths";
+
+const SCALE = (process.env.RARLHF_NB_SCALE ?? "quick") as "quick" | "full";
+if (SCALE !== "quick" && SCALE !== "full") throw new Error(`RARLHF_NB_SCALE must be quick or full, got ${SCALE}`);
+const DATA_DIR = resolveDataDir(process.env.RARLHF_DATA_DIR);
+const N_TOKENIZE = SCALE === "quick" ? 2000 : Infinity; // prompts tokenized for the length statistics
+console.log({ SCALE, DATA_DIR, N_TOKENIZE });
+
+// %% [markdown]
+// ## IMDB-Gen
+//
+// The paper's first task: continue a movie review **positively**. Prompts are the first 64 GPT-2
+// tokens of IMDB reviews longer than 200 characters; the reward is the positive-class logit of a
+// sentiment classifier. `loadImdb` applies the `len(text) > 200` filter and reports what it dropped.
+
+// %%
+import { loadImdb } from "../dist/lib/data/imdb";
+import { htmlTable } from "../dist/lib/notebook/html";
+
+const imdbTrain = await loadImdb("train", { dataDir: DATA_DIR });
+const imdbTest = await loadImdb("test", { dataDir: DATA_DIR });
+const imdbSummary = [imdbTrain, imdbTest].map((d, i) => ({
+  split: i === 0 ? "train" : "test",
+  read: d.report.read,
+  kept: d.report.kept,
+  dropped: JSON.stringify(d.report.dropped),
+  positive: d.rows.filter((r) => r.label === 1).length,
+  negative: d.rows.filter((r) => r.label === 0).length,
+}));
+tslab.display.html(htmlTable(imdbSummary, { caption: "IMDB after the paper's len(text) > 200 filter" }));
+
+// %% [markdown]
+// Star ratings tell how extreme a review is: negative reviews have 1-4 stars, positive ones 7-10.
+// The 1-star reviews are where the hardest prompts come from.
+
+// %%
+const ratingRows = [1, 2, 3, 4, 7, 8, 9, 10].map((stars) => ({
+  stars,
+  train: imdbTrain.rows.filter((r) => r.rating === stars).length,
+  test: imdbTest.rows.filter((r) => r.rating === stars).length,
+}));
+tslab.display.html(htmlTable(ratingRows, { caption: "IMDB reviews per star rating" }));
+
+// %% [markdown]
+// ### Prompts are GPT-2 token prefixes
+//
+// The policy never sees a whole review: the prompt is the first 64 tokens of GPT-2's byte-level BPE
+// (the tokenizer files ship with the data). Below, the share of reviews that are longer than 64
+// tokens, and what a prompt looks like.
+
+// %%
+import { GPT2Tokenizer } from "../dist/lib/text/gpt2-tokenizer";
+
+const tokenizer = GPT2Tokenizer.fromDir(path.join(DATA_DIR, "tokenizers/gpt2"));
+const PROMPT_TOKENS = 64;
+const sample = imdbTrain.rows.slice(0, Math.min(N_TOKENIZE, imdbTrain.rows.length));
+const lengths = sample.map((r) => tokenizer.encode(r.text).length).sort((a, b) => a - b);
+const pct = (p: number) => lengths[Math.min(lengths.length - 1, Math.floor((p / 100) * lengths.length))];
+tslab.display.html(htmlTable([{
+  reviews: lengths.length,
+  "min tokens": lengths[0],
+  "median tokens": pct(50),
+  "p95 tokens": pct(95),
+  "share > 64 tokens": lengths.filter((n) => n > PROMPT_TOKENS).length / lengths.length,
+}], { caption: "GPT-2 token lengths of IMDB train reviews (first N_TOKENIZE rows)" }));
+
+const promptOf = (text: string, nTokens: number) => tokenizer.decode(tokenizer.encode(text).slice(0, nTokens));
+tslab.display.html(htmlTable(
+  [imdbTrain.rows[0], imdbTrain.rows[imdbTrain.rows.length - 1]].map((r) => ({
+    label: r.label === 1 ? "pos" : "neg", stars: r.rating, "64-token prompt": promptOf(r.text, PROMPT_TOKENS),
+  })),
+  { caption: "Two IMDB-Gen prompts", maxChars: 600 },
+));
+
+// %% [markdown]
+// ### Reference prompt scores from the authors' sentiment classifier
+//
+// The paper's IMDB reward model (`lvwerra/distilbert-imdb`) is not available offline, but the authors'
+// repository kept 1,550 train reviews with its raw positive logit: the **critical** ones, where the
+// classifier disagrees with the gold label. They show why a learned reward is noisy near zero and
+// what the logit scale looks like (the tail threshold for IMDB is a prompt score of **-2.5**).
+
+// %%
+import { loadImdbReference } from "../dist/lib/rewards/data";
+import { histogram, histogramEdges, mean } from "../dist/lib/eval/metrics";
+
+const reference = loadImdbReference(DATA_DIR);
+const refByClass = [0, 1].map((g) => reference.filter((r) => r.gold === g).map((r) => r.logit));
+tslab.display.html(htmlTable([0, 1].map((g) => ({
+  "gold label": g === 1 ? "pos (scored < 0)" : "neg (scored > 0)",
+  rows: refByClass[g].length,
+  "mean logit": mean(refByClass[g]),
+  min: Math.min(...refByClass[g]),
+  max: Math.max(...refByClass[g]),
+})), { caption: "distilbert-imdb positive logit on the authors' critical reviews" }));
+
+// %% [markdown]
+// ## Jigsaw-Gen
+//
+// The second task: continue a Wikipedia talk-page comment **without toxicity**. Prompts are the first
+// 8 GPT-2 tokens; the reward is minus the "toxic" logit of `unitary/toxic-bert`. The test set is the
+// authors' exact file: 7,708 comments longer than 64 characters, half toxic, each with the reward of
+// the *full* comment as the authors computed it. That column is a real prompt-score-like signal, so
+// we can look at the distribution per class and at the tail the paper evaluates on: **score <= +5**.
+
+// %%
+import { loadJigsaw, splitByToxic } from "../dist/lib/data/jigsaw";
+import { quantileCurve } from "../dist/lib/eval/metrics";
+
+const jigsaw = await loadJigsaw("test", { dataDir: DATA_DIR });
+const { toxic, nonToxic } = splitByToxic(jigsaw.rows);
+const scoreOf = (rows: typeof jigsaw.rows) => rows.map((r) => {
+  if (r.reward === null) throw new Error("jigsaw test row without reward");
+  return r.reward;
+});
+const jigScores = { toxic: scoreOf(toxic), nonToxic: scoreOf(nonToxic) };
+const JIGSAW_TAIL = 5;
+tslab.display.html(htmlTable(
+  (["nonToxic", "toxic"] as const).map((k) => ({
+    class: k === "toxic" ? "toxic" : "non-toxic",
+    comments: jigScores[k].length,
+    "mean score": mean(jigScores[k]),
+    "share in tail (score <= 5)": jigScores[k].filter((s) => s <= JIGSAW_TAIL).length / jigScores[k].length,
+  })),
+  { caption: "Jigsaw test: -toxic-bert logit of the full comment, per class" },
+));
+
+// %% [markdown]
+// A histogram with 30 shared bins, as in the paper's distribution-shift figure: non-toxic comments
+// pile up at high scores (+5 to +7.6), toxic ones spread over the negative range. The tail
+// (score <= 5) holds nearly every toxic comment and a slice of the non-toxic ones.
+
+// %%
+const edges = histogramEdges([jigScores.toxic, jigScores.nonToxic], 30);
+const hToxic = histogram(jigScores.toxic, edges);
+const hNon = histogram(jigScores.nonToxic, edges);
+tslab.display.html(htmlTable(
+  hToxic.counts.map((c, i) => ({
+    bin: `[${edges[i].toFixed(2)}, ${edges[i + 1].toFixed(2)})`,
+    toxic: c,
+    "non-toxic": hNon.counts[i],
+    "toxic bar": "█".repeat(Math.round(c / 20)),
+    "non-toxic bar": "█".repeat(Math.round(hNon.counts[i] / 20)),
+  })),
+  { caption: "Jigsaw test score histogram (30 bins; one block = 20 comments)" },
+));
+
+// %% [markdown]
+// ### Tail prompts
+//
+// What the policy is actually prompted with: the first 8 GPT-2 tokens. Below, the lowest-scored
+// comments (the far tail) with their 8-token prompts. These are the prompts on which an
+// average-optimising RLHF policy still produces toxic text, and which RA-RLHF up-weights.
+// (Content warning: real toxic comments.)
+
+// %%
+const byScore = [...jigsaw.rows].sort((a, b) => (a.reward ?? 0) - (b.reward ?? 0));
+tslab.display.html(htmlTable(
+  byScore.slice(0, 8).map((r) => ({ score: r.reward, toxic: r.toxic, "8-token prompt": promptOf(r.text, 8) })),
+  { caption: "Lowest-scored Jigsaw test comments and their prompts" },
+));
+
+// %% [markdown]
+// The reward-vs-quantile curve sorts prompts by prompt score and averages the reward over the first
+// q% (cumulative). Here the "reward" is the comment's own score, so the curve simply shows how
+// quickly the mean rises as the tail is diluted; in notebook 04 the same function compares policies.
+
+// %%
+const allJig = scoreOf(jigsaw.rows);
+const curve = quantileCurve(allJig, allJig, [1, 5, 10, 20, 30, 50, 70, 100]);
+tslab.display.html(htmlTable(
+  curve.q.map((q, i) => ({ "quantile (%)": q, prompts: curve.n[i], "mean score": curve.reward[i] })),
+  { caption: "Jigsaw test: mean score of the lowest q% of comments" },
+));
