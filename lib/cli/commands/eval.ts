@@ -1,0 +1,140 @@
+/**
+ * `rarlhf eval`: metrics, tables and figures from generations tables (spec section 6).
+ *
+ *   rarlhf eval --generations gens_seed0.csv [--generations gens_seed1.csv ...]
+ *     --prompt-col prompt --prompt-score-col prompt_score [--class-col label] [--sample-col sample]
+ *     --model RLHF=rlhf_response:rlhf_reward --model RA-RLHF [...] --tail -2.5 | --task imdb
+ *     [--cvar-alpha 0.2] [--perplexity RLHF=44.1,44.6] [--curves RUN=dir/metrics.jsonl]
+ *     [--out dir] [--json] [--no-png] [--plotly beside|inline]
+ *
+ * Each --generations file is one seed: the table shows mean ± sample std over files.
+ * `--model NAME` alone means NAME=NAME_response:NAME_reward.
+ */
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { evaluateTable, type EvalSpec, type ModelSpec } from '../../eval/evaluate';
+import { readMetricsJsonl, type CurveRun } from '../../eval/figures';
+import { readGenerations, type GenerationsFormat } from '../../eval/generations';
+import { closeRenderer, type PlotlyMode } from '../../eval/render';
+import { resultsJson, writeReport } from '../../eval/report';
+import { aggregateSeeds } from '../../eval/evaluate';
+import { markdownTable } from '../../eval/tables';
+
+/** Tail thresholds of the paper per task. */
+export const TASK_TAIL: Record<string, number> = { imdb: -2.5, jigsaw: 5, rtp: 5, toxicity: 5 };
+
+export const HELP = `usage: rarlhf eval --generations <file> [--generations <file> ...] --model NAME[=<response col>:<reward col>] ...
+               (--tail <t> | --task imdb|jigsaw|rtp) [options]
+  --format csv|jsonl          file format (default: from the extension)
+  --prompt-col <c>            prompt text column (default prompt)
+  --prompt-score-col <c>      reward of the prompt alone (default prompt_score)
+  --class-col <c>             class label column for the histograms (e.g. label, toxic)
+  --class-names 0=neg,1=pos   display names of class values
+  --sample-col <c>            sample index column when k > 1 samples per prompt
+  --prompt-id-col <c>         group samples by this column instead of the prompt text
+  --cvar-alpha <a>            CVaR level (default 0.2)
+  --bins <n>                  histogram bins (default 30)
+  --distinct-denominator ngrams|words   (default ngrams; 'words' = DExperts distinctness)
+  --perplexity NAME=v[,v...]  perplexity per seed to show in the table
+  --curves [NAME=]metrics.jsonl  plot training curves (repeatable); --smoothing <w> (default 0.97)
+  --out <dir>                 write results.json/.md/.html and figures (HTML + PNG)
+  --no-png                    skip PNG rendering
+  --plotly beside|inline      plotly.min.js beside the pages (default) or inlined in each
+  --title <text>              report title
+  --json                      print one JSON object instead of the markdown table`;
+
+function parseModel(s: string): ModelSpec {
+  const m = /^([^=]+)(?:=([^:]+):(.+))?$/.exec(s);
+  if (!m) throw new Error(`--model "${s}": expected NAME or NAME=<response col>:<reward col>`);
+  return { name: m[1], responseCol: m[2] ?? `${m[1]}_response`, rewardCol: m[3] ?? `${m[1]}_reward` };
+}
+
+function parseNumber(flag: string, s: string): number {
+  const x = Number(s);
+  if (s.trim() === '' || !Number.isFinite(x)) throw new Error(`${flag} "${s}": expected a number`);
+  return x;
+}
+
+function parseKeyValues(flag: string, items: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items ?? []) {
+    const i = item.indexOf('=');
+    if (i <= 0) throw new Error(`${flag} "${item}": expected KEY=VALUE`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values: a } = parseArgs({
+    args: argv,
+    options: {
+      generations: { type: 'string', multiple: true }, format: { type: 'string' },
+      'prompt-col': { type: 'string', default: 'prompt' }, 'prompt-score-col': { type: 'string', default: 'prompt_score' },
+      'class-col': { type: 'string' }, 'class-names': { type: 'string' }, 'sample-col': { type: 'string' },
+      'prompt-id-col': { type: 'string' }, model: { type: 'string', multiple: true }, tail: { type: 'string' },
+      task: { type: 'string' }, 'cvar-alpha': { type: 'string', default: '0.2' }, bins: { type: 'string', default: '30' },
+      'distinct-denominator': { type: 'string', default: 'ngrams' }, perplexity: { type: 'string', multiple: true },
+      curves: { type: 'string', multiple: true }, smoothing: { type: 'string', default: '0.97' },
+      out: { type: 'string' }, 'no-png': { type: 'boolean', default: false }, plotly: { type: 'string', default: 'beside' },
+      title: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: false,
+  });
+  if (a.help) { console.log(HELP); return; }
+  const gens = a.generations ?? [];
+  if (gens.length === 0 && !(a.curves && a.curves.length)) throw new Error(`eval: --generations <file> is required\n\n${HELP}`);
+  if (a.format && a.format !== 'csv' && a.format !== 'jsonl') throw new Error(`--format "${a.format}": expected csv or jsonl`);
+  if (a['distinct-denominator'] !== 'ngrams' && a['distinct-denominator'] !== 'words') throw new Error('--distinct-denominator: expected ngrams or words');
+  if (a.plotly !== 'beside' && a.plotly !== 'inline') throw new Error('--plotly: expected beside or inline');
+
+  let tail: number | undefined;
+  if (a.tail !== undefined) tail = parseNumber('--tail', a.tail);
+  else if (a.task !== undefined) {
+    tail = TASK_TAIL[a.task];
+    if (tail === undefined) throw new Error(`--task "${a.task}": expected one of ${Object.keys(TASK_TAIL).join(', ')}`);
+  }
+  if (gens.length > 0 && tail === undefined) throw new Error('eval: give --tail <threshold> or --task imdb|jigsaw|rtp (tail -2.5 IMDB, +5 toxicity)');
+
+  const spec: EvalSpec = {
+    promptCol: a['prompt-col']!, promptScoreCol: a['prompt-score-col']!, classCol: a['class-col'], sampleCol: a['sample-col'],
+    promptIdCol: a['prompt-id-col'], models: (a.model ?? []).map(parseModel), tail: tail ?? NaN,
+    cvarAlpha: parseNumber('--cvar-alpha', a['cvar-alpha']!), bins: parseNumber('--bins', a.bins!),
+    distinctDenominator: a['distinct-denominator'] as 'ngrams' | 'words',
+  };
+  const perplexity = Object.fromEntries(Object.entries(parseKeyValues('--perplexity', a.perplexity)).map(([k, v]) => [
+    k, v.split(',').map((x) => parseNumber(`--perplexity ${k}`, x)),
+  ]));
+  for (const k of Object.keys(perplexity)) {
+    if (!spec.models.some((m) => m.name === k)) throw new Error(`--perplexity ${k}: no --model named ${k}`);
+  }
+  const curves: CurveRun[] = (a.curves ?? []).map((c) => {
+    const i = c.indexOf('=');
+    const file = i > 0 ? c.slice(i + 1) : c;
+    return { name: i > 0 ? c.slice(0, i) : path.basename(path.dirname(path.resolve(file))), records: readMetricsJsonl(file) };
+  });
+  const classNames = a['class-names'] ? parseKeyValues('--class-names', a['class-names'].split(',')) : undefined;
+
+  const results = gens.map((f) => evaluateTable(readGenerations(f, a.format as GenerationsFormat | undefined), spec));
+  try {
+    if (a.out) {
+      const rep = await writeReport(results, {
+        outDir: a.out, title: a.title, plotly: a.plotly as PlotlyMode, png: !a['no-png'], classNames, perplexity, curves,
+        smoothing: parseNumber('--smoothing', a.smoothing!),
+      });
+      if (a.json) console.log(JSON.stringify({ ...resultsJson(results, rep.table), files: rep.files, pngSkipped: rep.pngSkipped }));
+      else {
+        console.log(rep.markdown);
+        console.log(`wrote ${rep.files.length} files to ${a.out}${rep.pngSkipped.length ? ` (PNG skipped: ${rep.pngSkipped.join(', ')})` : ''}`);
+      }
+    } else if (results.length > 0) {
+      const table = aggregateSeeds(results, perplexity);
+      if (a.json) console.log(JSON.stringify(resultsJson(results, table)));
+      else console.log(markdownTable(table, { tail: results[0].tail, cvarAlpha: results[0].cvarAlpha }));
+    } else {
+      throw new Error('eval: --curves without --generations needs --out <dir> for the figures');
+    }
+  } finally {
+    await closeRenderer();
+  }
+}

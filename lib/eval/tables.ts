@@ -1,0 +1,52 @@
+/** Results tables as markdown and HTML (paper Table 2 layout: one row per model). */
+import type { AggregateRow, MetricName } from './evaluate';
+
+export interface TableOptions {
+  tail: number;
+  cvarAlpha: number;
+  digits?: number;
+}
+
+const HEADERS: Record<MetricName, (o: TableOptions) => string> = {
+  meanReward: () => 'Reward ↑',
+  tailReward: (o) => `Tail reward (prompt score ≤ ${o.tail}) ↑`,
+  cvar: (o) => `CVaR${o.cvarAlpha} reward ↑`,
+  lengthWords: () => 'Length (words)',
+  distinct1: () => 'Dist-1',
+  distinct2: () => 'Dist-2',
+  distinct3: () => 'Dist-3',
+  perplexity: () => 'Perplexity ↓',
+};
+
+/** "1.23 ± 0.04" with seeds > 1, "1.23" with one seed, "n/a" for NaN (e.g. an empty tail). */
+export function formatStat(s: { mean: number; std: number; n: number } | undefined, digits = 2, withStd = true): string {
+  if (!s || Number.isNaN(s.mean)) return 'n/a';
+  const d = (x: number) => x.toFixed(digits);
+  return withStd && s.n > 1 ? `${d(s.mean)} ± ${d(s.std)}` : d(s.mean);
+}
+
+function cells(rows: readonly AggregateRow[], o: TableOptions): { header: string[]; body: string[][] } {
+  const metrics = (Object.keys(HEADERS) as MetricName[]).filter((k) => rows.some((r) => r.metrics[k]));
+  const header = ['Model', ...metrics.map((k) => HEADERS[k](o))];
+  const digitsFor = (k: MetricName) => (k.startsWith('distinct') ? 3 : k === 'lengthWords' ? 1 : (o.digits ?? 2));
+  const body = rows.map((r) => [r.name, ...metrics.map((k) => formatStat(r.metrics[k], digitsFor(k)))]);
+  return { header, body };
+}
+
+export function markdownTable(rows: readonly AggregateRow[], o: TableOptions): string {
+  const { header, body } = cells(rows, o);
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const line = (xs: string[]) => `| ${xs.map(esc).join(' | ')} |`;
+  return [line(header), `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+export function htmlTable(rows: readonly AggregateRow[], o: TableOptions): string {
+  const { header, body } = cells(rows, o);
+  const th = header.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  const trs = body.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th scope="row">${escapeHtml(c)}</th>` : `<td>${escapeHtml(c)}</td>`)).join('')}</tr>`);
+  return `<table class="rarlhf-results">\n<thead><tr>${th}</tr></thead>\n<tbody>\n${trs.join('\n')}\n</tbody>\n</table>`;
+}
