@@ -30,7 +30,7 @@ export function segmentSum(x: ArrayLike<number>, segmentIds: ArrayLike<number>, 
   return out;
 }
 
-function kernelFunc(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function kernelFunc(backendName: string, args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { x, segmentIds } = args.inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
   const numSegments = (args.attrs as { numSegments: number }).numSegments;
   const backend = args.backend as ReadableBackend;
@@ -39,7 +39,8 @@ function kernelFunc(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; att
   const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
   const values = segmentSum(backend.readSync(x.dataId), backend.readSync(segmentIds.dataId), numSegments, x.dtype === 'int32');
   if (nIds === 0) values.fill(0);
-  if (typeof (backend as WasmLike).makeOutput === 'function') return (backend as WasmLike).makeOutput(outShape, x.dtype, undefined, values);
+  // (cpu also has a makeOutput, with a different signature, so dispatch on the backend name)
+  if (backendName === 'wasm') return (backend as WasmLike).makeOutput(outShape, x.dtype, undefined, values);
   return (backend as CpuLike).makeTensorInfo(outShape, x.dtype, values);
 }
 
@@ -50,6 +51,6 @@ export function registerSegmentSumKernels(): void {
   registered = true;
   for (const backendName of ['wasm', 'cpu']) {
     if (tf.getKernel('UnsortedSegmentSum', backendName)) tf.unregisterKernel('UnsortedSegmentSum', backendName);
-    tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+    tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName, kernelFunc: ((args: Parameters<typeof kernelFunc>[1]) => kernelFunc(backendName, args)) as unknown as tf.KernelFunc });
   }
 }
