@@ -152,19 +152,24 @@ tslab.display.html(htmlTable(
 // (score <= 5) holds nearly every toxic comment and a slice of the non-toxic ones.
 
 // %%
+import { figureToPng } from "../dist/lib/eval/render";
+import type { Figure } from "../dist/lib/eval/figures";
+
 const edges = histogramEdges([jigScores.toxic, jigScores.nonToxic], 30);
-const hToxic = histogram(jigScores.toxic, edges);
-const hNon = histogram(jigScores.nonToxic, edges);
-tslab.display.html(htmlTable(
-  hToxic.counts.map((c, i) => ({
-    bin: `[${edges[i].toFixed(2)}, ${edges[i + 1].toFixed(2)})`,
-    toxic: c,
-    "non-toxic": hNon.counts[i],
-    "toxic bar": "█".repeat(Math.round(c / 20)),
-    "non-toxic bar": "█".repeat(Math.round(hNon.counts[i] / 20)),
-  })),
-  { caption: "Jigsaw test score histogram (30 bins; one block = 20 comments)" },
-));
+const centers = edges.slice(0, -1).map((e, i) => (e + edges[i + 1]) / 2);
+const histFig: Figure = {
+  data: [
+    { type: "bar", x: centers, y: histogram(jigScores.nonToxic, edges).counts, name: "non-toxic", opacity: 0.6 },
+    { type: "bar", x: centers, y: histogram(jigScores.toxic, edges).counts, name: "toxic", opacity: 0.6 },
+  ],
+  layout: {
+    title: { text: "Jigsaw test: -toxic-bert logit of the full comment" }, barmode: "overlay", width: 750, height: 400,
+    xaxis: { title: { text: "score (reward of the full comment)" } }, yaxis: { title: { text: "comments" } },
+    shapes: [{ type: "line", x0: JIGSAW_TAIL, x1: JIGSAW_TAIL, yref: "paper", y0: 0, y1: 1, line: { dash: "dash" } }],
+  },
+};
+const png = await figureToPng(histFig);
+if (png) tslab.display.png(png); else console.log("no Chromium found: figure skipped");
 
 // %% [markdown]
 // ### Tail prompts
@@ -193,3 +198,53 @@ tslab.display.html(htmlTable(
   curve.q.map((q, i) => ({ "quantile (%)": q, prompts: curve.n[i], "mean score": curve.reward[i] })),
   { caption: "Jigsaw test: mean score of the lowest q% of comments" },
 ));
+
+// %% [markdown]
+// ## The tasks as the trainers see them: `loadTask`
+//
+// `loadTask(name)` turns a task spec into train prompts, test prompts and SFT texts. Besides the
+// paper's three tasks there are two **miniatures** (`imdb-mini`, `jigsaw-mini`) that shrink batch
+// size, number of iterations M and prompt/response lengths so a small GPT-2 trains in minutes on a
+// CPU; notebooks 02-05 use them. Where the paper's data is not available offline (Jigsaw's 70/30
+// train file, the full RealToxicityPrompts), the spec's notes say what stands in.
+
+// %%
+import { loadTask, TASKS, type TaskData } from "../dist/lib/data/tasks";
+
+const tasks: Record<string, TaskData> = {};
+for (const name of Object.keys(TASKS)) tasks[name] = await loadTask(name, { dataDir: DATA_DIR, tokenizer: tokenizer }) // (tslab: no shorthand for names from other cells);
+tslab.display.html(htmlTable(Object.values(tasks).map((t) => ({
+  task: t.spec.name,
+  "prompt / new tokens": `${t.spec.promptTokens} / ${t.spec.maxNewTokens}`,
+  "train prompts": t.train.length,
+  "test prompts": t.test.length,
+  "toxic/pos share (test)": t.test.filter((p) => p.label === 1).length / t.test.length,
+  "SFT texts": t.sftTexts.length,
+  B: t.spec.batchSize,
+  "batches / pass": t.batchesPerEpoch,
+  "paper M": t.spec.M,
+  "α, n, ρ": `${t.spec.risk.alpha}, ${t.spec.risk.n}, ${t.spec.risk.rho}`,
+  "tail threshold": t.spec.tailThreshold,
+})), { caption: "Tasks after loadTask (paper tasks and CPU miniatures)" }));
+
+// %% [markdown]
+// What each task substitutes or scales, in the loader's own words:
+
+// %%
+tslab.display.html(htmlTable(
+  Object.values(tasks).flatMap((t) => t.notes.map((note) => ({ task: t.spec.name, note }))),
+  { caption: "Task notes", maxChars: 1000 },
+));
+
+// %% [markdown]
+// A few miniature prompts per class: `imdb-mini` keeps only 16 tokens of a review, so its prompts
+// are short openings; `jigsaw-mini` keeps the paper's 8 tokens.
+
+// %%
+const examples = ["imdb-mini", "jigsaw-mini"].flatMap((name) => {
+  const t = tasks[name];
+  return [0, 1].flatMap((label) => t.test.filter((p) => p.label === label).slice(0, 3).map((p) => ({
+    task: name, class: t.spec.classNames[label], prompt: p.query,
+  })));
+});
+tslab.display.html(htmlTable(examples, { caption: "Miniature test prompts" }));
