@@ -15,7 +15,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../engine';
-import { GPT2Config, gpt2ParameterShapes } from './gpt2';
+import { GPT2Config, GPT2LMHeadModel, GPT2WithValueHead, gpt2ParameterShapes } from './gpt2';
 import { HostTensor, SafeDtype, hostToTf, readSafetensors, tfToHost, writeSafetensors } from './safetensors';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 
@@ -256,6 +256,46 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   const extraFile = path.join(dir, 'rarlhf_extra.json');
   const extra = fs.existsSync(extraFile) ? (readJsonFile(extraFile) as Record<string, unknown>) : undefined;
   return { config, weights, tokenizer, extra, hasValueHead };
+}
+
+// ---- model-level helpers ------------------------------------------------------------------------
+
+/** Save a GPT2LMHeadModel or GPT2WithValueHead (value head included) with its tokenizer. */
+export function saveModelCheckpoint(
+  dir: string,
+  model: { config: GPT2Config; namedWeights(): Map<string, tf.Variable> },
+  opts: { tokenizer?: GPT2Tokenizer; extra?: Record<string, unknown> } & SaveCheckpointOptions = {},
+): void {
+  saveCheckpoint(dir, { config: model.config, weights: model.namedWeights(), tokenizer: opts.tokenizer, extra: opts.extra }, opts);
+}
+
+/** Build a GPT2LMHeadModel from a checkpoint (a stored value head is ignored). */
+export function loadGPT2(dir: string): { model: GPT2LMHeadModel; tokenizer?: GPT2Tokenizer; extra?: Record<string, unknown> } {
+  const ck = loadCheckpoint(dir);
+  const model = new GPT2LMHeadModel(ck.config, { init: false });
+  try {
+    model.loadWeights(new Map([...ck.weights].filter(([n]) => !n.startsWith('v_head.'))), { source: dir });
+  } finally {
+    for (const t of ck.weights.values()) t.dispose();
+  }
+  return { model, tokenizer: ck.tokenizer, extra: ck.extra };
+}
+
+/**
+ * Build a GPT2WithValueHead; the value head comes from the checkpoint when stored there, else it is
+ * freshly initialised from `seed` (as trl does when wrapping a plain LM).
+ */
+export function loadGPT2WithValueHead(dir: string, opts: { seed?: number } = {}): {
+  model: GPT2WithValueHead; tokenizer?: GPT2Tokenizer; extra?: Record<string, unknown>; hasValueHead: boolean;
+} {
+  const ck = loadCheckpoint(dir);
+  const model = new GPT2WithValueHead(new GPT2LMHeadModel(ck.config, { init: false }), { seed: opts.seed });
+  try {
+    model.loadWeights(ck.weights, { source: dir });
+  } finally {
+    for (const t of ck.weights.values()) t.dispose();
+  }
+  return { model, tokenizer: ck.tokenizer, extra: ck.extra, hasValueHead: ck.hasValueHead };
 }
 
 // ---- training state -----------------------------------------------------------------------------
