@@ -41,6 +41,7 @@ export class AdamW {
     tf.tidy(() => {
       vars.forEach((p, i) => {
         const g = grads[i];
+        if (!g) throw new Error(`AdamW.apply: no gradient for variable "${p.name}" (not used by the loss?)`);
         if (!this.m.has(p)) {
           this.m.set(p, tf.variable(tf.zerosLike(p), false));
           this.v.set(p, tf.variable(tf.zerosLike(p), false));
