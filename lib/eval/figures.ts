@@ -40,8 +40,9 @@ export function distributionShiftFigure(r: EvalResult, opts: DistributionShiftOp
     grid: { rows: 1, columns: nPanels, pattern: 'independent', xgap: 0.25 },
     barmode: 'overlay',
     width: 330 * nPanels,
-    height: 380,
-    legend: { orientation: 'h', y: -0.2 },
+    height: 420,
+    margin: { b: 110 },
+    legend: { orientation: 'h', y: -0.32 },
     annotations: [] as unknown[],
   };
   const annotations = layout.annotations as unknown[];

@@ -63,10 +63,14 @@ export function writeFigureHtml(file: string, fig: Figure, mode: PlotlyMode = 'b
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--no-first-run', '--disable-sync'];
 
-/** $RARLHF_CHROMIUM, then the usual Debian/Ubuntu paths; null if none exists. */
+/**
+ * Chromium to drive: $RARLHF_CHROMIUM when set (only that one, so it can also switch PNGs off),
+ * else the usual Debian/Ubuntu paths; null if none exists.
+ */
 export function chromiumPath(): string | null {
-  const candidates = [process.env.RARLHF_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
-  for (const c of candidates) if (c && fs.existsSync(c)) return c;
+  const env = process.env.RARLHF_CHROMIUM;
+  const candidates = env ? [env] : ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+  for (const c of candidates) if (fs.existsSync(c)) return c;
   return null;
 }
 

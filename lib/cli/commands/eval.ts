@@ -65,9 +65,20 @@ function parseKeyValues(flag: string, items: string[] | undefined): Record<strin
   return out;
 }
 
+/** parseArgs rejects "--tail -2.5"; join an option with a following negative number ("--tail=-2.5"). */
+export function joinNegativeNumbers(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (/^--[^=]+$/.test(argv[i]) && next !== undefined && /^-(\d|\.\d)/.test(next)) { out.push(`${argv[i]}=${next}`); i++; }
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
 export async function run(argv: string[]): Promise<void> {
   const { values: a } = parseArgs({
-    args: argv,
+    args: joinNegativeNumbers(argv),
     options: {
       generations: { type: 'string', multiple: true }, format: { type: 'string' },
       'prompt-col': { type: 'string', default: 'prompt' }, 'prompt-score-col': { type: 'string', default: 'prompt_score' },
