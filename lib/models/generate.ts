@@ -131,6 +131,7 @@ export function generate(model: CausalLM, queries: number[][], opts: GenerateOpt
   const eos = opts.eosTokenId ?? cfg.eos_token_id;
   const pad = opts.padTokenId ?? eos;
   const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+  if (!Number.isInteger(pad) || pad < 0 || pad >= cfg.vocab_size) throw new Error(`generate: padTokenId ${pad} is not in [0, ${cfg.vocab_size})`);
   const B = queries.length;
   const { inputIds, attentionMask } = leftPad(queries, pad);
   const L = inputIds[0].length;
@@ -168,7 +169,7 @@ export function generate(model: CausalLM, queries: number[][], opts: GenerateOpt
       past = present;
       cur.dispose();
       cur = tf.tensor2d(next, [B, 1], 'int32');
-      const grown = tf.concat([mask, tf.ones([B, 1], 'int32')], 1) as tf.Tensor2D;
+      const grown = tf.tidy(() => tf.concat([mask, tf.ones([B, 1], 'int32')], 1) as tf.Tensor2D);
       mask.dispose();
       mask = grown;
       if (finished.every(Boolean)) break;
