@@ -111,7 +111,7 @@ async function downloadToBlob(meta: Meta, blob: string, headers: Record<string, 
   if (!r.ok || !r.body) throw new Error(`hubDownload: GET ${meta.url} for ${label} failed with HTTP ${r.status}`);
   if (r.status !== 206) have = 0; // server ignored the Range header: start over
   const total = meta.size ?? (Number(r.headers.get('content-length')) + have || undefined);
-  const bar = progress && total ? new SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total} B`, stream: process.stderr }, Presets.shades_classic) : null;
+  const bar = progress && total ? new SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total} B`, stream: process.stderr, noTTYOutput: true }, Presets.shades_classic) : null;
   bar?.start(total!, have);
   const fd = fs.openSync(part, have > 0 ? 'a' : 'w');
   try {
