@@ -42,7 +42,7 @@ test('distribution-shift figure: panels per model split by class, shared y-limit
 
 test('training curves from metrics.jsonl with EMA smoothing', () => {
   const f = path.join(tmp, 'metrics.jsonl');
-  fs.writeFileSync(f, [1, 2, 3].map((s) => JSON.stringify({ step: s, 'env/reward_mean': s, 'objective/kl': 0.1 * s, 'risk/kept_episodes': 128 - s })).join('\n') + '\n');
+  fs.writeFileSync(f, [1, 2, 3].map((s) => JSON.stringify({ step: s, 'env/reward_mean': s, 'objective/kl': 0.1 * s, 'risk/kept': 128 - s })).join('\n') + '\n');
   const recs = readMetricsJsonl(f);
   const fig = trainingCurvesFigure([{ name: 'ra', records: recs }, { name: 'rlhf', records: recs }], { smoothing: 0.5 });
   // 3 keys x 2 runs x (raw + smoothed)

@@ -108,7 +108,7 @@ export const DEFAULT_CURVE_KEYS: Record<string, string> = {
   'objective/kl_coef': 'KL coefficient β',
   'objective/entropy': 'Entropy',
   'tokens/responses_len_mean': 'Response length',
-  'risk/kept_episodes': 'Kept episodes (soft-risk)',
+  'risk/kept': 'Kept episodes (soft-risk)',
 };
 
 export interface CurveRun { name: string; records: MetricsRecord[] }
