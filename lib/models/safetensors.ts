@@ -215,8 +215,8 @@ function encodeValues(name: string, t: HostTensor): Uint8Array {
   }
 }
 
-/** Serialise tensors (in the given order) to safetensors bytes. */
-export function serializeSafetensors(tensors: Map<string, HostTensor>, metadata?: Record<string, string>): Buffer {
+/** Header (with its 8-byte length prefix) and the data chunks, in the given tensor order. */
+function layout(tensors: Map<string, HostTensor>, metadata?: Record<string, string>): Uint8Array[] {
   assertLittleEndian();
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
@@ -234,14 +234,31 @@ export function serializeSafetensors(tensors: Map<string, HostTensor>, metadata?
   const headerBytes = Buffer.from(json, 'utf8');
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(headerBytes.length));
-  return Buffer.concat([len, headerBytes, ...chunks]);
+  return [len, headerBytes, ...chunks];
 }
 
-/** Write atomically: a crash leaves either the old file or the new one, never half of one. */
+/** Serialise tensors (in the given order) to safetensors bytes in memory. */
+export function serializeSafetensors(tensors: Map<string, HostTensor>, metadata?: Record<string, string>): Buffer {
+  return Buffer.concat(layout(tensors, metadata));
+}
+
+/**
+ * Write atomically (temp file, then rename): a crash leaves the old file or the new one, never
+ * half of one. Written chunk by chunk, so files larger than one Buffer (gpt2-xl) work.
+ */
 export function writeSafetensors(file: string, tensors: Map<string, HostTensor>, metadata?: Record<string, string>): void {
+  const parts = layout(tensors, metadata);
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   try {
-    fs.writeFileSync(tmp, serializeSafetensors(tensors, metadata));
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      for (const p of parts) {
+        let done = 0;
+        while (done < p.length) done += fs.writeSync(fd, p, done, p.length - done);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });

@@ -1,0 +1,6 @@
+/** lib/text: GPT-2 byte-level BPE tokenizer and trainer. */
+export { GPT2Tokenizer } from './gpt2-tokenizer';
+export type { EncodeBatchOptions, BatchEncoding, GPT2TokenizerOptions } from './gpt2-tokenizer';
+export { trainByteLevelBPE } from './bpe-trainer';
+export type { TrainBPEOptions, TrainBPEStats } from './bpe-trainer';
+export { bytesToUnicode, preTokenize, GPT2_SPLIT_PATTERN } from './byte-level';
