@@ -4,6 +4,7 @@
  */
 const BENCHES: Record<string, string> = {
   engine: '../../engine/bench',
+  text: '../../text/bench',
   ppo: '../../rl/bench',
   reward: '../../rewards/bench',
   eval: '../../eval/bench',
