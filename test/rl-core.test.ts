@@ -3,7 +3,7 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import { initEngine, tf } from '../lib/engine';
 import {
   AdaptiveKLController,
   FixedKLController,
@@ -20,7 +20,7 @@ import {
 } from '../lib/rl/core';
 
 before(async () => {
-  await tf.setBackend('cpu');
+  await initEngine({ quiet: true }); // the project's default backend (wasm): it caught a tfjs-wasm oneHot bug
 });
 
 function close(actual: ArrayLike<number> | number[][], expected: number[] | number[][], tol = 1e-5, what = ''): void {

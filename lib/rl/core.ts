@@ -9,12 +9,20 @@ import * as tf from '@tensorflow/tfjs';
 
 export type KLPenalty = 'kl' | 'abs' | 'mse' | 'full';
 
+/**
+ * Float one-hot. tf.oneHot(..., 'float32') is broken on tfjs-backend-wasm 4.22 (it writes the int
+ * bit pattern 1, i.e. 1.4e-45), so build it as int32 and cast.
+ */
+export function oneHotF(indices: tf.Tensor, depth: number): tf.Tensor {
+  return tf.tidy(() => tf.cast(tf.oneHot(tf.cast(indices, 'int32') as tf.Tensor1D, depth), 'float32'));
+}
+
 /** log p(labels | logits) along the last axis: [B,T,V] x [B,T] -> [B,T]. Differentiable. */
 export function logprobsFromLogits(logits: tf.Tensor3D, labels: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const V = logits.shape[2];
     // oneHot + sum instead of gather: gather's gradient needs a scatter kernel on big vocabularies
-    const picked = tf.sum(tf.mul(logits, tf.oneHot(tf.cast(labels, 'int32'), V, 1, 0, 'float32')), -1);
+    const picked = tf.sum(tf.mul(logits, oneHotF(labels, V)), -1);
     return tf.sub(picked, tf.logSumExp(logits, -1)) as tf.Tensor2D;
   });
 }
@@ -95,14 +103,16 @@ export function computeRewards(args: {
   klCoef: number;
   klPenalty?: KLPenalty;
   full?: { logits: tf.Tensor3D; refLogits: tf.Tensor3D };
+  /** precomputed per-token penalty (e.g. 'full' KL computed chunk by chunk); overrides klPenalty */
+  kl?: tf.Tensor2D;
 }): { rewards: tf.Tensor2D; nonScoreRewards: tf.Tensor2D; kl: tf.Tensor2D } {
   return tf.tidy(() => {
-    const kl = klPenalty(args.klPenalty ?? 'kl', args.logprobs, args.refLogprobs, args.full);
+    const kl = args.kl ? args.kl.clone() : klPenalty(args.klPenalty ?? 'kl', args.logprobs, args.refLogprobs, args.full);
     const nonScoreRewards = tf.mul(-args.klCoef, kl) as tf.Tensor2D;
     const T = args.masks.shape[1];
     // index of the last 1 in each row = argmax of mask * (t+1)
     const lastIdx = tf.argMax(tf.mul(args.masks, tf.range(1, T + 1, 1, 'float32')), 1);
-    const atLast = tf.oneHot(lastIdx, T, 1, 0, 'float32');
+    const atLast = oneHotF(lastIdx, T);
     const rewards = tf.add(nonScoreRewards, tf.mul(atLast, tf.expandDims(args.scores, 1))) as tf.Tensor2D;
     return { rewards, nonScoreRewards, kl };
   });

@@ -1,0 +1,213 @@
+/**
+ * Config schemas for `rarlhf train` (PPO / RA-RLHF) and `rarlhf sft`. Field names follow trl's
+ * PPOConfig and HF TrainingArguments where one exists. Defaults are the paper's IMDB setting.
+ */
+import { TASKS } from '../data/task-specs';
+import { Json, Schema, resolveConfig } from './index';
+
+const TASK_NAMES = Object.keys(TASKS);
+
+export interface TrainConfig {
+  task: string;
+  seed: number;
+  data_dir: string | null;
+  model: { policy: string; ref: string | null; value_head_seed: number };
+  reward: { model: string; batch_size: number };
+  generation: {
+    max_new_tokens: number;
+    min_length: number;
+    min_new_tokens: number;
+    top_k: number;
+    top_p: number;
+    temperature: number;
+    chunk_size: number | null;
+  };
+  ppo: {
+    learning_rate: number;
+    batch_size: number;
+    mini_batch_size: number;
+    ppo_epochs: number;
+    gamma: number;
+    lam: number;
+    cliprange: number;
+    cliprange_value: number;
+    vf_coef: number;
+    kl_penalty: 'kl' | 'abs' | 'mse' | 'full';
+    adap_kl_ctrl: boolean;
+    init_kl_coef: number;
+    target: number;
+    horizon: number;
+    ratio_threshold: number;
+    max_grad_norm: number | null;
+    forward_batch_size: number | null;
+  };
+  risk: {
+    alpha: number;
+    n: number;
+    rho: number;
+    M: number | null;
+    scheduler: 'new' | 'old';
+    rank_by: 'lambda_return_first_response_token' | 'sum_rbar' | 'env_score';
+    kl_input: 'sum_selected_over_B' | 'mean_selected';
+  };
+  train: { steps: number | null; epochs: number; save_every: number; rollout_dropout: boolean; max_prompts: number | null };
+}
+
+export const TRAIN_DEFAULTS: TrainConfig = {
+  task: 'imdb-gen',
+  seed: 42,
+  data_dir: null,
+  model: { policy: '', ref: null, value_head_seed: 0 },
+  reward: { model: '', batch_size: 16 },
+  generation: { max_new_tokens: 48, min_length: 48, min_new_tokens: 0, top_k: 0, top_p: 1.0, temperature: 1.0, chunk_size: 4 },
+  ppo: {
+    learning_rate: 1.41e-5,
+    batch_size: 128,
+    mini_batch_size: 128,
+    ppo_epochs: 4,
+    gamma: 1.0,
+    lam: 0.95,
+    cliprange: 0.2,
+    cliprange_value: 0.2,
+    vf_coef: 0.1,
+    kl_penalty: 'kl',
+    adap_kl_ctrl: true,
+    init_kl_coef: 0.2,
+    target: 6,
+    horizon: 10000,
+    ratio_threshold: 10,
+    max_grad_norm: null,
+    forward_batch_size: null,
+  },
+  risk: { alpha: 0.4, n: 30, rho: 0.95, M: 194, scheduler: 'new', rank_by: 'lambda_return_first_response_token', kl_input: 'sum_selected_over_B' },
+  train: { steps: null, epochs: 1, save_every: 10, rollout_dropout: false, max_prompts: null },
+};
+
+const pos = { type: 'number', gt: 0 } as const;
+const posInt = { type: 'integer', min: 1 } as const;
+const nonNeg = { type: 'number', min: 0 } as const;
+
+export const TRAIN_SCHEMA: Schema = {
+  task: { type: 'string', enum: TASK_NAMES },
+  seed: { type: 'integer', min: 0 },
+  data_dir: { type: 'string', nullable: true },
+  'model.policy': { type: 'string' },
+  'model.ref': { type: 'string', nullable: true },
+  'model.value_head_seed': { type: 'integer', min: 0 },
+  'reward.model': { type: 'string' },
+  'reward.batch_size': posInt,
+  'generation.max_new_tokens': posInt,
+  'generation.min_length': { type: 'integer', min: 0 },
+  'generation.min_new_tokens': { type: 'integer', min: 0 },
+  'generation.top_k': { type: 'integer', min: 0 },
+  'generation.top_p': { type: 'number', gt: 0, max: 1 },
+  'generation.temperature': pos,
+  'generation.chunk_size': { ...posInt, nullable: true },
+  'ppo.learning_rate': pos,
+  'ppo.batch_size': posInt,
+  'ppo.mini_batch_size': posInt,
+  'ppo.ppo_epochs': posInt,
+  'ppo.gamma': { type: 'number', min: 0, max: 1 },
+  'ppo.lam': { type: 'number', min: 0, max: 1 },
+  'ppo.cliprange': pos,
+  'ppo.cliprange_value': pos,
+  'ppo.vf_coef': nonNeg,
+  'ppo.kl_penalty': { type: 'string', enum: ['kl', 'abs', 'mse', 'full'] },
+  'ppo.adap_kl_ctrl': { type: 'boolean' },
+  'ppo.init_kl_coef': nonNeg,
+  'ppo.target': pos,
+  'ppo.horizon': pos,
+  'ppo.ratio_threshold': pos,
+  'ppo.max_grad_norm': { ...pos, nullable: true },
+  'ppo.forward_batch_size': { ...posInt, nullable: true },
+  'risk.alpha': { type: 'number', gt: 0, max: 1 },
+  'risk.n': { type: 'integer', min: 0 },
+  'risk.rho': { type: 'number', gt: 0, max: 1 },
+  'risk.M': { ...posInt, nullable: true },
+  'risk.scheduler': { type: 'string', enum: ['new', 'old'] },
+  'risk.rank_by': { type: 'string', enum: ['lambda_return_first_response_token', 'sum_rbar', 'env_score'] },
+  'risk.kl_input': { type: 'string', enum: ['sum_selected_over_B', 'mean_selected'] },
+  'train.steps': { ...posInt, nullable: true },
+  'train.epochs': posInt,
+  'train.save_every': posInt,
+  'train.rollout_dropout': { type: 'boolean' },
+  'train.max_prompts': { ...posInt, nullable: true },
+};
+
+export interface SFTConfig {
+  task: string;
+  seed: number;
+  data_dir: string | null;
+  model: {
+    init: string | null; // checkpoint dir; null = fresh model of `scratch` size
+    tokenizer: string | null; // default: the init checkpoint's, else <data_dir>/tokenizers/gpt2
+    scratch: { n_layer: number; n_embd: number; n_head: number; n_positions: number; dropout: number };
+  };
+  sft: {
+    learning_rate: number;
+    batch_size: number;
+    grad_accum: number;
+    epochs: number;
+    max_seq_length: number;
+    weight_decay: number;
+    max_grad_norm: number | null;
+    eval_fraction: number;
+    max_texts: number | null;
+    save_every: number | null;
+  };
+}
+
+export const SFT_DEFAULTS: SFTConfig = {
+  task: 'imdb-gen',
+  seed: 0,
+  data_dir: null,
+  model: { init: null, tokenizer: null, scratch: { n_layer: 2, n_embd: 64, n_head: 4, n_positions: 128, dropout: 0.1 } },
+  sft: {
+    learning_rate: 1e-5,
+    batch_size: 64,
+    grad_accum: 16,
+    epochs: 10,
+    max_seq_length: 64,
+    weight_decay: 0,
+    max_grad_norm: 1.0,
+    eval_fraction: 0.02,
+    max_texts: null,
+    save_every: null,
+  },
+};
+
+export const SFT_SCHEMA: Schema = {
+  task: { type: 'string', enum: TASK_NAMES },
+  seed: { type: 'integer', min: 0 },
+  data_dir: { type: 'string', nullable: true },
+  'model.init': { type: 'string', nullable: true },
+  'model.tokenizer': { type: 'string', nullable: true },
+  'model.scratch.n_layer': posInt,
+  'model.scratch.n_embd': posInt,
+  'model.scratch.n_head': posInt,
+  'model.scratch.n_positions': posInt,
+  'model.scratch.dropout': { type: 'number', min: 0, max: 1 },
+  'sft.learning_rate': pos,
+  'sft.batch_size': posInt,
+  'sft.grad_accum': posInt,
+  'sft.epochs': posInt,
+  'sft.max_seq_length': { type: 'integer', min: 2 },
+  'sft.weight_decay': nonNeg,
+  'sft.max_grad_norm': { ...pos, nullable: true },
+  'sft.eval_fraction': { type: 'number', min: 0, max: 0.5 },
+  'sft.max_texts': { ...posInt, nullable: true },
+  'sft.save_every': { ...posInt, nullable: true },
+};
+
+export function loadTrainConfig(file: string | undefined, sets: string[] = []): TrainConfig {
+  const cfg = resolveConfig<TrainConfig>({ schema: TRAIN_SCHEMA, defaults: TRAIN_DEFAULTS as unknown as Record<string, Json>, file, sets });
+  const where = file ?? '<config>';
+  if (cfg.ppo.batch_size % cfg.ppo.mini_batch_size !== 0) {
+    throw new Error(`${where}: field "ppo.mini_batch_size" (${cfg.ppo.mini_batch_size}) must divide ppo.batch_size (${cfg.ppo.batch_size})`);
+  }
+  return cfg;
+}
+
+export function loadSFTConfig(file: string | undefined, sets: string[] = []): SFTConfig {
+  return resolveConfig<SFTConfig>({ schema: SFT_SCHEMA, defaults: SFT_DEFAULTS as unknown as Record<string, Json>, file, sets });
+}

@@ -1,0 +1,297 @@
+/**
+ * PPOTrainer.step as in HF trl 0.7 (+ the authors' RA-RLHF risk masking, spec §1.3):
+ *   forward pass (no grad) -> compute_rewards -> GAE -> [CVaR row selection] -> whiten advantages
+ *   -> ppo_epochs x shuffled minibatches of clipped PPO updates with Adam -> stats -> KL controller.
+ * With riskCount = B (or undefined) the step is plain RLHF, bit for bit.
+ */
+import { tf, Rng } from '../engine';
+import { sequenceLogprobs } from '../models/generate';
+import type { GPT2LMHeadModel, GPT2WithValueHead } from '../models/gpt2';
+import { NamedAdam } from './adam';
+import { AdaptiveKLController, FixedKLController, KLController, KLPenalty, clipByGlobalNorm, computeRewards, gae, maskedWhiten, ppoLoss } from './core';
+import { KLInput, RankBy, klControllerInput, rankingStatistic, selectRiskMask } from './risk';
+import { buildBatch, forwardBatch } from './rollout';
+
+/** trl PPOConfig fields used by the trainer (trl names; defaults = trl 0.7 + the paper scripts). */
+export interface PPOConfig {
+  learning_rate: number;
+  batch_size: number;
+  mini_batch_size: number;
+  ppo_epochs: number;
+  gamma: number;
+  lam: number;
+  cliprange: number;
+  cliprange_value: number;
+  vf_coef: number;
+  kl_penalty: KLPenalty;
+  adap_kl_ctrl: boolean;
+  init_kl_coef: number;
+  target: number;
+  horizon: number;
+  ratio_threshold: number;
+  max_grad_norm: number | null;
+  /** rows per no-grad forward chunk (trl uses mini_batch_size) */
+  forward_batch_size: number | null;
+}
+
+export const DEFAULT_PPO_CONFIG: PPOConfig = {
+  learning_rate: 1.41e-5,
+  batch_size: 128,
+  mini_batch_size: 128,
+  ppo_epochs: 4,
+  gamma: 1.0,
+  lam: 0.95,
+  cliprange: 0.2,
+  cliprange_value: 0.2,
+  vf_coef: 0.1,
+  kl_penalty: 'kl',
+  adap_kl_ctrl: true,
+  init_kl_coef: 0.2,
+  target: 6,
+  horizon: 10000,
+  ratio_threshold: 10.0,
+  max_grad_norm: null,
+  forward_batch_size: null,
+};
+
+export interface RiskSelectionOptions {
+  rank_by: RankBy;
+  kl_input: KLInput;
+}
+
+export const DEFAULT_RISK_SELECTION: RiskSelectionOptions = { rank_by: 'lambda_return_first_response_token', kl_input: 'sum_selected_over_B' };
+
+/** A NaN/Inf in scores or a loss: the caller must stop without saving the corrupted state. */
+export class PPONumericError extends Error {}
+
+export type StepStats = Record<string, number>;
+
+export class PPOTrainer {
+  readonly config: PPOConfig;
+  readonly risk: RiskSelectionOptions;
+  readonly policy: GPT2WithValueHead;
+  readonly ref: Pick<GPT2LMHeadModel, 'forward' | 'config'>;
+  readonly rng: Rng;
+  klCtl: KLController;
+  readonly adam: NamedAdam;
+  private readonly vars: Map<string, tf.Variable>;
+  private readonly hfName = new Map<string, string>(); // tf variable name -> HF name
+
+  constructor(o: {
+    config?: Partial<PPOConfig>;
+    risk?: Partial<RiskSelectionOptions>;
+    policy: GPT2WithValueHead;
+    ref: Pick<GPT2LMHeadModel, 'forward' | 'config'>;
+    rng?: Rng;
+    seed?: number;
+  }) {
+    this.config = { ...DEFAULT_PPO_CONFIG, ...(o.config ?? {}) };
+    this.risk = { ...DEFAULT_RISK_SELECTION, ...(o.risk ?? {}) };
+    this.policy = o.policy;
+    this.ref = o.ref;
+    this.rng = o.rng ?? new Rng(o.seed ?? 0);
+    const c = this.config;
+    this.klCtl = c.adap_kl_ctrl ? new AdaptiveKLController(c.init_kl_coef, c.target, c.horizon) : new FixedKLController(c.init_kl_coef);
+    this.vars = policy_vars(o.policy);
+    for (const [n, v] of this.vars) this.hfName.set(v.name, n);
+    this.adam = new NamedAdam(this.vars, c.learning_rate);
+  }
+
+  /**
+   * One PPO step on B episodes. `riskCount` (RA-RLHF alphaN) keeps the episodes whose ranking
+   * statistic is <= its riskCount-th smallest value; the others get a zero mask (no gradient,
+   * excluded from whitening and stats).
+   */
+  step(queries: number[][], responses: number[][], scores: number[], opts: { riskCount?: number } = {}): StepStats {
+    const c = this.config;
+    const B = queries.length;
+    if (B !== c.batch_size || responses.length !== B || scores.length !== B) {
+      throw new Error(`PPOTrainer.step: got ${B} queries, ${responses.length} responses, ${scores.length} scores; ppo.batch_size is ${c.batch_size}`);
+    }
+    const badScore = scores.findIndex((s) => !Number.isFinite(s));
+    if (badScore >= 0) throw new PPONumericError(`PPOTrainer.step: score of episode ${badScore} is ${scores[badScore]}`);
+    const mbs = c.mini_batch_size;
+    if (!Number.isInteger(mbs) || mbs < 1 || mbs > B) throw new Error(`PPOTrainer.step: ppo.mini_batch_size ${mbs} must be an integer in [1, ${B}]`);
+    const t0 = performance.now();
+    const klCoef = this.klCtl.value;
+    const batch = buildBatch(queries, responses, this.policy.config.eos_token_id);
+    const fwd = forwardBatch(this.policy, this.ref, batch, { fbs: c.forward_batch_size ?? mbs, klPenalty: c.kl_penalty });
+    const tForward = performance.now();
+
+    const scoresT = tf.tensor1d(scores, 'float32');
+    const { rewards, nonScoreRewards, kl } = computeRewards({ scores: scoresT, logprobs: fwd.logprobs, refLogprobs: fwd.refLogprobs, masks: batch.masks, klCoef, kl: fwd.kl });
+    const g = gae({ values: fwd.values, rewards, masks: batch.masks, gamma: c.gamma, lam: c.lam });
+
+    // --- RA-RLHF: CVaR selection on the full-mask quantities, then everything uses the reduced mask
+    let keep = new Array<boolean>(B).fill(true);
+    let quantile = NaN;
+    if (opts.riskCount !== undefined) {
+      const stat = rankingStatistic(this.risk.rank_by, {
+        returns: g.returns.arraySync(),
+        rewards: rewards.arraySync(),
+        masks: batch.masks.arraySync(),
+        scores,
+      });
+      keep = selectRiskMask(stat, opts.riskCount);
+      quantile = stat.slice().sort((a, b) => a - b)[opts.riskCount - 1];
+    }
+    const keepCol = tf.tensor2d(keep.map((k) => (k ? 1 : 0)), [B, 1], 'float32');
+    const masks = tf.mul(batch.masks, keepCol) as tf.Tensor2D;
+    const advantages = maskedWhiten(g.advantages, masks);
+    const keptTokens = responses.map((r, b) => (keep[b] ? r.length : 0));
+
+    // --- PPO epochs over shuffled minibatches
+    const mbStats: Record<string, number>[] = [];
+    let skippedEmpty = 0;
+    let gradNorm = NaN;
+    const indices = Array.from({ length: B }, (_, i) => i);
+    try {
+      for (let epoch = 0; epoch < c.ppo_epochs; epoch++) {
+        const perm = this.rng.shuffle(indices);
+        for (let s = 0; s < B; s += mbs) {
+          const idx = perm.slice(s, s + mbs);
+          // a minibatch of unselected episodes would divide by zero in masked_mean: skip it
+          if (idx.every((b) => keptTokens[b] === 0)) {
+            skippedEmpty++;
+            continue;
+          }
+          const st = this.trainMinibatch(idx, { batch, masks, logprobs: fwd.logprobs, values: g.values, advantages, returns: g.returns });
+          gradNorm = st.grad_norm ?? gradNorm;
+          mbStats.push(st);
+        }
+      }
+    } finally {
+      tf.dispose([scoresT, kl, keepCol, advantages, g.advantages]);
+    }
+    const tOptimize = performance.now();
+
+    // --- step statistics (trl record_step_stats; masks = the reduced mask, as in the authors' code)
+    const lp = fwd.logprobs.arraySync();
+    const rlp = fwd.refLogprobs.arraySync();
+    const fullMask = batch.masks.arraySync();
+    const nsr = nonScoreRewards.arraySync();
+    const klPerRow = lp.map((row, b) => row.reduce((acc, x, t) => acc + (x - rlp[b][t]) * fullMask[b][t], 0));
+    const entropyPerRow = lp.map((row, b) => row.reduce((acc, x, t) => acc - x * fullMask[b][t], 0));
+    const nsrPerRow = nsr.map((row, b) => row.reduce((acc, x, t) => acc + x * fullMask[b][t], 0));
+    const klInput = klControllerInput(this.risk.kl_input, klPerRow, keep);
+    const keptRows = keep.filter(Boolean).length;
+    const meanOverB = (xs: number[]) => xs.reduce((a, x, b) => a + (keep[b] ? x : 0), 0) / B;
+    const scoreMean = scores.reduce((a, x) => a + x, 0) / B;
+    const scoreStd = B > 1 ? Math.sqrt(scores.reduce((a, x) => a + (x - scoreMean) ** 2, 0) / (B - 1)) : 0;
+
+    const stats: StepStats = {
+      'objective/kl': klInput,
+      'objective/kl_all': klPerRow.reduce((a, x) => a + x, 0) / B,
+      'objective/kl_coef': klCoef,
+      'objective/entropy': meanOverB(entropyPerRow),
+      'ppo/mean_non_score_reward': meanOverB(nsrPerRow),
+      'ppo/mean_scores': scoreMean,
+      'ppo/std_scores': scoreStd,
+      'env/reward_mean': scoreMean,
+      'env/reward_std': scoreStd,
+      'tokens/queries_len_mean': queries.reduce((a, q) => a + q.length, 0) / B,
+      'tokens/responses_len_mean': responses.reduce((a, r) => a + r.length, 0) / B,
+      'risk/alpha_n': opts.riskCount ?? B,
+      'risk/kept': keptRows,
+      'risk/quantile': quantile,
+      'ppo/skipped_minibatches': skippedEmpty,
+      'ppo/optimizer_steps': mbStats.length,
+    };
+    if (mbStats.length) {
+      for (const k of Object.keys(mbStats[0])) stats[k === 'grad_norm' ? 'ppo/grad_norm' : `ppo/${k}`] = mbStats.reduce((a, m) => a + m[k], 0) / mbStats.length;
+      stats['ppo/val/var_explained'] = 1 - stats['ppo/val/error'] / stats['ppo/returns/var'];
+    }
+    if (Number.isNaN(gradNorm)) delete stats['ppo/grad_norm'];
+    stats['time/ppo/forward_pass'] = (tForward - t0) / 1000;
+    stats['time/ppo/optimize_step'] = (tOptimize - tForward) / 1000;
+    stats['time/ppo/total'] = (performance.now() - t0) / 1000;
+
+    tf.dispose([batch.inputIds, batch.attentionMask, batch.masks, masks, fwd.logprobs, fwd.values, fwd.refLogprobs, fwd.kl, rewards, nonScoreRewards, g.returns, g.values]);
+    this.klCtl.update(klInput, c.batch_size);
+    return stats;
+  }
+
+  /** One optimizer step on rows `idx` (trl train_minibatch; forward with dropout off as trl's). */
+  private trainMinibatch(
+    idx: number[],
+    d: { batch: { inputIds: tf.Tensor2D; attentionMask: tf.Tensor2D }; masks: tf.Tensor2D; logprobs: tf.Tensor2D; values: tf.Tensor2D; advantages: tf.Tensor2D; returns: tf.Tensor2D },
+  ): Record<string, number> {
+    const c = this.config;
+    const ix = tf.tensor1d(idx, 'int32');
+    const take = <T extends tf.Tensor>(x: T) => tf.gather(x, ix) as T;
+    const mb = tf.tidy(() => ({
+      ids: take(d.batch.inputIds),
+      att: take(d.batch.attentionMask),
+      masks: take(d.masks),
+      oldLogprobs: take(d.logprobs),
+      values: take(d.values),
+      advantages: take(d.advantages),
+      returns: take(d.returns),
+    }));
+    let statT: Record<string, tf.Scalar> = {};
+    const varList = [...this.vars.values()];
+    const { value: loss, grads } = tf.variableGrads(() => {
+      const out = sequenceLogprobs(this.policy, mb.ids, mb.att, { training: false, returnLogits: true });
+      const l = ppoLoss({
+        oldLogprobs: mb.oldLogprobs,
+        values: mb.values,
+        logprobs: out.logprobs,
+        vpreds: out.values!,
+        masks: mb.masks,
+        advantages: mb.advantages,
+        returns: mb.returns,
+        logits: out.logits,
+        cliprange: c.cliprange,
+        cliprangeValue: c.cliprange_value,
+        vfCoef: c.vf_coef,
+        ratioThreshold: c.ratio_threshold,
+      });
+      statT = Object.fromEntries(Object.entries(l.stats).map(([k, v]) => [k, tf.keep(v)]));
+      return l.loss;
+    }, varList);
+    tf.dispose([ix, ...Object.values(mb)]);
+    const stats: Record<string, number> = {};
+    for (const [k, v] of Object.entries(statT)) stats[k] = v.dataSync()[0];
+    tf.dispose([loss, ...Object.values(statT)]);
+    if (!Number.isFinite(stats['loss/total'])) {
+      tf.dispose(Object.values(grads));
+      throw new PPONumericError(
+        `PPO loss is ${stats['loss/total']} (policy ${stats['loss/policy']}, value ${stats['loss/value']}); stopping before the optimizer step`,
+      );
+    }
+    let named = new Map<string, tf.Tensor>();
+    for (const [k, v] of Object.entries(grads)) named.set(this.hfName.get(k)!, v);
+    if (c.max_grad_norm !== null && c.max_grad_norm !== undefined) {
+      const obj = Object.fromEntries(named);
+      const clipped = clipByGlobalNorm(obj, c.max_grad_norm);
+      named = new Map(Object.entries(clipped.grads));
+      stats.grad_norm = clipped.norm;
+    }
+    this.adam.apply(named);
+    tf.dispose([...named.values()]);
+    return stats;
+  }
+
+  /** Everything needed to resume: KL coefficient, rng stream, Adam moments (caller disposes tensors). */
+  async getState(): Promise<{ state: Record<string, unknown>; tensors: Map<string, tf.Tensor> }> {
+    const a = await this.adam.getState();
+    return { state: { kl_coef: this.klCtl.value, rng: this.rng.getState(), adam: a.state }, tensors: a.tensors };
+  }
+
+  async setState(s: { state: Record<string, unknown>; tensors: Map<string, tf.Tensor> }): Promise<void> {
+    const st = s.state as { kl_coef: number; rng: ReturnType<Rng['getState']>; adam: { iterations: number; accBeta1: number; accBeta2: number } };
+    if (typeof st.kl_coef !== 'number' || !st.rng || !st.adam) throw new Error('PPOTrainer.setState: trainer state lacks kl_coef, rng or adam');
+    this.klCtl.value = st.kl_coef;
+    this.rng.setState(st.rng);
+    await this.adam.setState({ state: st.adam, tensors: s.tensors });
+  }
+
+  dispose(): void {
+    this.adam.dispose();
+  }
+}
+
+/** The policy's trainable parameters by HF name (LM + value head). */
+function policy_vars(policy: GPT2WithValueHead): Map<string, tf.Variable> {
+  return policy.namedWeights();
+}

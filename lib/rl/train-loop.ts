@@ -1,0 +1,235 @@
+/**
+ * The PPO / RA-RLHF outer loop (authors' soft_risk_ppo_*.py): for each dataloader batch m,
+ * sample responses, score query+response with the reward model, pick alphaN from the soft-risk
+ * schedule (RA-RLHF) and run one PPOTrainer step. Writes a run folder:
+ *   config.json, metrics.jsonl (one line per step), checkpoints/latest + checkpoints/final
+ *   (HF layout + trainer_state.json/optimizer.safetensors), summary.json.
+ * Resumable bit-exactly (weights, Adam moments, kl_coef, every Rng, dataloader position); Ctrl-C
+ * finishes the current step, checkpoints and returns; NaN/Inf stops without touching the last
+ * good checkpoint.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { Rng } from '../engine';
+import { loadCheckpoint, loadTrainerState, saveCheckpoint, saveTrainerState } from '../models/checkpoint';
+import type { GPT2LMHeadModel, GPT2WithValueHead } from '../models/gpt2';
+import type { RewardModel } from '../rewards/types';
+import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
+import type { TrainConfig } from '../config/schemas';
+import { PPONumericError, PPOTrainer, StepStats } from './ppo-trainer';
+import { softRiskCount } from './risk';
+import { generateResponses, rewardTexts } from './rollout';
+
+export type Algo = 'rlhf' | 'ra-rlhf';
+
+export interface TrainPPODeps {
+  algo: Algo;
+  policy: GPT2WithValueHead;
+  /** Frozen reference (the initial policy); never updated. */
+  ref: Pick<GPT2LMHeadModel, 'forward' | 'config'>;
+  tokenizer: GPT2Tokenizer;
+  rewardModel: RewardModel;
+  /** Query token ids (tokenizer.encode(text)[:L]). */
+  trainPrompts: number[][];
+  /** Run folder; null/undefined = nothing written (programmatic use). */
+  outDir?: string | null;
+  resume?: boolean;
+  progress?: boolean;
+  onStep?: (record: StepRecord) => void | Promise<void>;
+  /** Polled after every step; true = checkpoint and return (SIGINT sets it too). */
+  shouldStop?: () => boolean;
+  /** Install a SIGINT handler for the duration of the run (CLI). Default false. */
+  handleSigint?: boolean;
+}
+
+export type StepRecord = StepStats & { step: number; epoch: number };
+
+export interface TrainPPOResult {
+  steps: StepRecord[];
+  summary: Record<string, unknown>;
+  interrupted: boolean;
+}
+
+interface LoopState {
+  step: number; // next step to run (0-based, = m of the schedule)
+  epoch: number;
+  order: number[]; // prompt order of the current epoch
+  pos: number; // next batch index within `order`
+  dataRng: ReturnType<Rng['getState']>;
+  genRng: ReturnType<Rng['getState']>;
+  elapsed: number;
+}
+
+const finite = (x: number) => Number.isFinite(x);
+
+export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise<TrainPPOResult> {
+  const B = config.ppo.batch_size;
+  const N = deps.trainPrompts.length;
+  const batchesPerEpoch = Math.floor(N / B);
+  if (batchesPerEpoch < 1) throw new Error(`trainPPO: ${N} train prompts cannot fill one batch of ppo.batch_size=${B}`);
+  const totalSteps = config.train.steps ?? batchesPerEpoch * config.train.epochs;
+  const M = config.risk.M ?? batchesPerEpoch;
+  const out = deps.outDir ?? null;
+  const ckptDir = out ? path.join(out, 'checkpoints') : null;
+
+  const trainer = new PPOTrainer({
+    config: { ...config.ppo },
+    risk: { rank_by: config.risk.rank_by, kl_input: config.risk.kl_input },
+    policy: deps.policy,
+    ref: deps.ref,
+    seed: config.seed,
+  });
+  const dataRng = new Rng(config.seed + 1);
+  const genRng = new Rng(config.seed + 2);
+  let st: LoopState = { step: 0, epoch: 0, order: dataRng.shuffle(range(N)), pos: 0, dataRng: dataRng.getState(), genRng: genRng.getState(), elapsed: 0 };
+  const records: StepRecord[] = [];
+
+  if (out) fs.mkdirSync(out, { recursive: true });
+  const metricsFile = out ? path.join(out, 'metrics.jsonl') : null;
+  if (deps.resume) {
+    if (!ckptDir) throw new Error('trainPPO: resume needs outDir');
+    const latest = path.join(ckptDir, 'latest');
+    if (!fs.existsSync(latest)) throw new Error(`--resume: no checkpoint at ${latest}`);
+    const ck = loadCheckpoint(latest);
+    deps.policy.loadWeights(ck.weights, { strict: true, source: latest });
+    for (const t of ck.weights.values()) t.dispose();
+    const ts = loadTrainerState(latest);
+    if (!ts) throw new Error(`--resume: ${latest}/trainer_state.json is missing`);
+    const s = ts.state as { loop: LoopState; trainer: Record<string, unknown>; algo: string };
+    if (s.algo !== deps.algo) throw new Error(`--resume: checkpoint was written by --algo ${s.algo}, not ${deps.algo}`);
+    await trainer.setState({ state: s.trainer, tensors: ts.tensors });
+    for (const t of ts.tensors.values()) t.dispose();
+    st = s.loop;
+    dataRng.setState(st.dataRng);
+    genRng.setState(st.genRng);
+    // keep the metrics of the steps the checkpoint covers; drop lines of steps that will rerun
+    if (metricsFile && fs.existsSync(metricsFile)) {
+      const kept = fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).slice(0, st.step);
+      fs.writeFileSync(metricsFile, kept.map((l) => l + '\n').join(''));
+      for (const l of kept) records.push(JSON.parse(l) as StepRecord);
+    }
+  } else if (metricsFile) {
+    fs.writeFileSync(metricsFile, '');
+    fs.writeFileSync(path.join(out!, 'config.json'), JSON.stringify({ algo: deps.algo, ...config }, null, 2) + '\n');
+  }
+
+  const save = async (name: string) => {
+    if (!ckptDir) return;
+    const dir = path.join(ckptDir, name);
+    const tmp = path.join(ckptDir, `.${name}.tmp-${process.pid}`);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    saveCheckpoint(tmp, { config: deps.policy.config, weights: deps.policy.namedWeights(), tokenizer: deps.tokenizer, extra: { algo: deps.algo, step: st.step, task: config.task } });
+    const t = await trainer.getState();
+    saveTrainerState(tmp, { state: { algo: deps.algo, loop: st, trainer: t.state }, tensors: t.tensors });
+    for (const x of t.tensors.values()) x.dispose();
+    const old = path.join(ckptDir, `.${name}.old-${process.pid}`);
+    if (fs.existsSync(dir)) fs.renameSync(dir, old);
+    fs.renameSync(tmp, dir);
+    fs.rmSync(old, { recursive: true, force: true });
+  };
+
+  let stopRequested = false;
+  const onSigint = () => {
+    if (stopRequested) process.exit(130); // second Ctrl-C: give up immediately
+    stopRequested = true;
+    process.stderr.write('\n[rarlhf] SIGINT: finishing the current step, then checkpointing (Ctrl-C again to abort)\n');
+  };
+  if (deps.handleSigint) process.on('SIGINT', onSigint);
+  const showBar = deps.progress ?? Boolean(process.stderr.isTTY);
+  const bar = showBar ? new SingleBar({ stream: process.stderr, format: `${deps.algo} [{bar}] {value}/{total} steps | ETA {eta_formatted} | reward {reward}` }) : null;
+  bar?.start(totalSteps, st.step, { reward: 'n/a' });
+
+  const t0 = performance.now() - st.elapsed * 1000;
+  let interrupted = false;
+  try {
+    while (st.step < totalSteps) {
+      if (st.pos >= batchesPerEpoch) {
+        st.epoch += 1;
+        st.order = dataRng.shuffle(range(N));
+        st.pos = 0;
+      }
+      const m = st.step;
+      const queries = st.order.slice(st.pos * B, (st.pos + 1) * B).map((i) => deps.trainPrompts[i]);
+      const tStep = performance.now();
+      const responses = generateResponses(deps.policy, queries, { ...config.generation, chunk_size: config.generation.chunk_size ?? undefined }, genRng, {
+        rolloutDropout: config.train.rollout_dropout,
+      });
+      const tGen = performance.now();
+      const { texts } = rewardTexts(deps.tokenizer, queries, responses);
+      const scores = await deps.rewardModel.score(texts, { batchSize: config.reward.batch_size });
+      const tScore = performance.now();
+      const bad = scores.findIndex((s) => !finite(s));
+      if (bad >= 0) throw new PPONumericError(`reward model returned ${scores[bad]} for episode ${bad} at step ${m}: ${JSON.stringify(texts[bad].slice(0, 200))}`);
+      const riskCount = deps.algo === 'ra-rlhf' ? softRiskCount(m, { B, alpha: config.risk.alpha, n: config.risk.n, rho: config.risk.rho, M, scheduler: config.risk.scheduler }) : undefined;
+      const stats = trainer.step(queries, responses, scores, { riskCount });
+      const badStat = ['ppo/loss/total', 'objective/kl', 'ppo/returns/mean'].find((k) => k in stats && !finite(stats[k]));
+      if (badStat) throw new PPONumericError(`${badStat} is ${stats[badStat]} at step ${m}`);
+      const tEnd = performance.now();
+      const genTokens = responses.reduce((a, r) => a + r.length, 0);
+      st.pos += 1;
+      st.step += 1;
+      st.dataRng = dataRng.getState();
+      st.genRng = genRng.getState();
+      st.elapsed = (tEnd - t0) / 1000;
+      const rec: StepRecord = {
+        step: m,
+        epoch: st.epoch,
+        ...stats,
+        'time/rollout': (tGen - tStep) / 1000,
+        'time/score': (tScore - tGen) / 1000,
+        'time/optimize': (tEnd - tScore) / 1000,
+        'time/step': (tEnd - tStep) / 1000,
+        'time/tokens_per_s': genTokens / ((tEnd - tStep) / 1000),
+        seconds: st.elapsed,
+      };
+      records.push(rec);
+      if (metricsFile) fs.appendFileSync(metricsFile, JSON.stringify(rec) + '\n');
+      await deps.onStep?.(rec);
+      bar?.update(st.step, { reward: rec['env/reward_mean'].toFixed(3) });
+      const stop = stopRequested || (deps.shouldStop?.() ?? false);
+      if (stop && st.step < totalSteps) {
+        await save('latest');
+        interrupted = true;
+        break;
+      }
+      if (st.step % config.train.save_every === 0 && st.step < totalSteps) await save('latest');
+    }
+    if (!interrupted) {
+      await save('latest');
+      await save('final');
+    }
+  } catch (e) {
+    if (e instanceof PPONumericError) {
+      const last = ckptDir && fs.existsSync(path.join(ckptDir, 'latest')) ? `; the last good checkpoint is ${path.join(ckptDir, 'latest')}` : '';
+      throw new Error(`training stopped: ${e.message}${last}`);
+    }
+    throw e;
+  } finally {
+    bar?.stop();
+    if (deps.handleSigint) process.off('SIGINT', onSigint);
+    trainer.dispose();
+  }
+
+  const lastK = records.slice(-Math.max(1, Math.min(5, records.length)));
+  const summary = {
+    algo: deps.algo,
+    task: config.task,
+    steps_done: st.step,
+    total_steps: totalSteps,
+    interrupted,
+    batches_per_epoch: batchesPerEpoch,
+    risk_M: M,
+    final_kl_coef: records.length ? records[records.length - 1]['objective/kl_coef'] : config.ppo.init_kl_coef,
+    reward_mean_first: records[0]?.['env/reward_mean'] ?? null,
+    reward_mean_last5: lastK.length ? lastK.reduce((a, r) => a + r['env/reward_mean'], 0) / lastK.length : null,
+    seconds: st.elapsed,
+    checkpoint: ckptDir ? path.join(ckptDir, interrupted ? 'latest' : 'final') : null,
+  };
+  if (out) fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  return { steps: records, summary, interrupted };
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
