@@ -136,3 +136,41 @@ test('k > 1 samples per prompt: reward metrics average a prompt\'s samples; CVaR
   writeGenerations(f, [{ prompt: 'A', prompt_score: -3, sample: 0, m_response: 'x', m_reward: 1 }, { prompt: 'A', prompt_score: 0, sample: 1, m_response: 'x', m_reward: 1 }]);
   assert.throws(() => evaluateTable(readGenerations(f), spec), /k2\.jsonl:2: sample of an earlier prompt/);
 });
+
+test('eval --ppl-model: checkpoint perplexity on filtered, cut human texts (fallback GPT-2 tokenizer) lands in the table', async () => {
+  const { GPT2LMHeadModel } = await import('../lib/models/gpt2');
+  const { saveModelCheckpoint, loadGPT2 } = await import('../lib/models/checkpoint');
+  const { GPT2Tokenizer } = await import('../lib/text/gpt2-tokenizer');
+  const { dataFile } = await import('../lib/data/paths');
+  const { causalLMLogprobs, perplexityOfIds } = await import('../lib/eval/perplexity');
+  const cfg = { preset: 'gpt2', n_embd: 16, n_layer: 1, n_head: 2, n_positions: 64 };
+  const dirs = [0, 1].map((seed) => {
+    const d = path.join(tmp, `ckpt${seed}`);
+    const m = new GPT2LMHeadModel(cfg, { seed });
+    saveModelCheckpoint(d, m); // no tokenizer saved -> the CLI falls back to data/tokenizers/gpt2
+    m.dispose();
+    return d;
+  });
+  const textsFile = path.join(tmp, 'human.jsonl');
+  writeGenerations(textsFile, [
+    { text: 'This movie was a wonderful surprise from start to end.', toxic: 0 },
+    { text: 'you are an idiot and everybody knows it', toxic: 1 },
+    { text: 'Thanks for the careful edits on the article.', toxic: 0 },
+  ]);
+  const j = JSON.parse(cli([...BASE, '--ppl-model', `sft=${dirs.join(',')}`, '--ppl-texts', textsFile, '--ppl-where', 'toxic=0',
+    '--ppl-max-chars', '20', '--ppl-batch-size', '2', '--json']));
+  // expected: the two toxic=0 texts cut to 20 chars, tokenized, BOS 50256, per seed checkpoint
+  const tok = GPT2Tokenizer.fromDir(dataFile('tokenizers/gpt2'));
+  const ids = ['This movie was a won', 'Thanks for the caref'].map((s) => tok.encode(s));
+  const expected: number[] = [];
+  for (const d of dirs) {
+    const { model } = loadGPT2(d);
+    expected.push((await perplexityOfIds(causalLMLogprobs(model), ids, { batchSize: 1 })).meanPerplexity);
+    model.dispose();
+  }
+  assert.equal(j.perplexity.sft.length, 2);
+  j.perplexity.sft.forEach((p: number, i: number) => assert.ok(Math.abs(p - expected[i]) < 1e-3 * expected[i], `${p} vs ${expected[i]}`));
+  assert.ok(expected[0] > 1000 && expected[0] < 1e6); // an untrained 50257-way model: near the vocab size
+  close(j.table[0].metrics.perplexity.mean, (expected[0] + expected[1]) / 2, 1e-3 * expected[0]);
+  assert.equal(j.corpusPerplexity.sft.length, 2);
+});

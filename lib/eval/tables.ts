@@ -10,7 +10,7 @@ export interface TableOptions {
 const HEADERS: Record<MetricName, (o: TableOptions) => string> = {
   meanReward: () => 'Reward ↑',
   tailReward: (o) => `Tail reward (prompt score ≤ ${o.tail}) ↑`,
-  cvar: (o) => `CVaR${o.cvarAlpha} reward ↑`,
+  cvar: (o) => `CVaR (α=${o.cvarAlpha}) ↑`,
   lengthWords: () => 'Length (words)',
   distinct1: () => 'Dist-1',
   distinct2: () => 'Dist-2',

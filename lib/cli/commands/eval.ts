@@ -19,6 +19,7 @@ import { closeRenderer, type PlotlyMode } from '../../eval/render';
 import { resultsJson, writeReport } from '../../eval/report';
 import { aggregateSeeds } from '../../eval/evaluate';
 import { markdownTable } from '../../eval/tables';
+import { perplexityOfModels, readTexts } from '../../eval/perplexity-run';
 
 /** Tail thresholds of the paper per task. */
 export const TASK_TAIL: Record<string, number> = { imdb: -2.5, jigsaw: 5, rtp: 5, toxicity: 5 };
@@ -36,6 +37,12 @@ export const HELP = `usage: rarlhf eval --generations <file> [--generations <fil
   --bins <n>                  histogram bins (default 30)
   --distinct-denominator ngrams|words   (default ngrams; 'words' = DExperts distinctness)
   --perplexity NAME=v[,v...]  perplexity per seed to show in the table
+  --ppl-model NAME=dir[,dir...]  compute perplexity of checkpoints (one per seed) on --ppl-texts
+  --ppl-texts <file>          held-out human texts (csv/jsonl[.gz]); --ppl-text-col <c> (default text)
+  --ppl-where col=value       keep matching rows (repeatable), e.g. toxic=0 (Jigsaw), label=1 (IMDB)
+  --ppl-max-chars <n>         first n characters per text (paper: 500 Jigsaw, 1000 IMDB/RTP)
+  --ppl-batch-size <n>        texts per forward pass (default 8); --ppl-limit <n> first n texts
+  --data-dir <dir>            data dir for the fallback GPT-2 tokenizer (default ../shared/data)
   --curves [NAME=]metrics.jsonl  plot training curves (repeatable); --smoothing <w> (default 0.97)
   --out <dir>                 write results.json/.md/.html and figures (HTML + PNG)
   --no-png                    skip PNG rendering
@@ -88,6 +95,9 @@ export async function run(argv: string[]): Promise<void> {
       'distinct-denominator': { type: 'string', default: 'ngrams' }, perplexity: { type: 'string', multiple: true },
       curves: { type: 'string', multiple: true }, smoothing: { type: 'string', default: '0.97' },
       out: { type: 'string' }, 'no-png': { type: 'boolean', default: false }, plotly: { type: 'string', default: 'beside' },
+      'ppl-model': { type: 'string', multiple: true }, 'ppl-texts': { type: 'string' }, 'ppl-text-col': { type: 'string', default: 'text' },
+      'ppl-where': { type: 'string', multiple: true }, 'ppl-max-chars': { type: 'string' }, 'ppl-batch-size': { type: 'string', default: '8' },
+      'ppl-limit': { type: 'string' }, 'data-dir': { type: 'string' },
       title: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
@@ -116,8 +126,24 @@ export async function run(argv: string[]): Promise<void> {
   const perplexity = Object.fromEntries(Object.entries(parseKeyValues('--perplexity', a.perplexity)).map(([k, v]) => [
     k, v.split(',').map((x) => parseNumber(`--perplexity ${k}`, x)),
   ]));
+  const pplModels = Object.fromEntries(Object.entries(parseKeyValues('--ppl-model', a['ppl-model'])).map(([k, v]) => [k, v.split(',')]));
+  let corpusPerplexity: Record<string, number[]> | undefined;
+  if (Object.keys(pplModels).length > 0) {
+    if (!a['ppl-texts']) throw new Error('--ppl-model needs --ppl-texts <file>');
+    const texts = readTexts({ file: a['ppl-texts'], textCol: a['ppl-text-col'], where: parseKeyValues('--ppl-where', a['ppl-where']),
+      limit: a['ppl-limit'] ? parseNumber('--ppl-limit', a['ppl-limit']) : undefined });
+    const ppl = await perplexityOfModels(pplModels, texts, {
+      maxChars: a['ppl-max-chars'] ? parseNumber('--ppl-max-chars', a['ppl-max-chars']) : undefined,
+      batchSize: parseNumber('--ppl-batch-size', a['ppl-batch-size']!), dataDir: a['data-dir'],
+    });
+    for (const [k, v] of Object.entries(ppl.perplexity)) {
+      if (perplexity[k]) throw new Error(`perplexity of ${k} given twice (--perplexity and --ppl-model)`);
+      perplexity[k] = v;
+    }
+    corpusPerplexity = ppl.corpusPerplexity;
+  }
   for (const k of Object.keys(perplexity)) {
-    if (!spec.models.some((m) => m.name === k)) throw new Error(`--perplexity ${k}: no --model named ${k}`);
+    if (!spec.models.some((m) => m.name === k)) throw new Error(`perplexity of ${k}: no --model named ${k}`);
   }
   const curves: CurveRun[] = (a.curves ?? []).map((c) => {
     const i = c.indexOf('=');
@@ -133,14 +159,14 @@ export async function run(argv: string[]): Promise<void> {
         outDir: a.out, title: a.title, plotly: a.plotly as PlotlyMode, png: !a['no-png'], classNames, perplexity, curves,
         smoothing: parseNumber('--smoothing', a.smoothing!),
       });
-      if (a.json) console.log(JSON.stringify({ ...resultsJson(results, rep.table), files: rep.files, pngSkipped: rep.pngSkipped }));
+      if (a.json) console.log(JSON.stringify({ ...resultsJson(results, rep.table), perplexity, corpusPerplexity, files: rep.files, pngSkipped: rep.pngSkipped }));
       else {
         console.log(rep.markdown);
         console.log(`wrote ${rep.files.length} files to ${a.out}${rep.pngSkipped.length ? ` (PNG skipped: ${rep.pngSkipped.join(', ')})` : ''}`);
       }
     } else if (results.length > 0) {
       const table = aggregateSeeds(results, perplexity);
-      if (a.json) console.log(JSON.stringify(resultsJson(results, table)));
+      if (a.json) console.log(JSON.stringify({ ...resultsJson(results, table), perplexity, corpusPerplexity }));
       else console.log(markdownTable(table, { tail: results[0].tail, cvarAlpha: results[0].cvarAlpha }));
     } else {
       throw new Error('eval: --curves without --generations needs --out <dir> for the figures');
