@@ -1,0 +1,68 @@
+/**
+ * RLHF / RA-RLHF stage: lib/rl's trainPPO (trl-0.7 PPO + soft-risk CVaR selection) with a config
+ * built from TRAIN_DEFAULTS (the paper's values) plus the overrides a pipeline scales down. The
+ * policy and the frozen reference both start from the SFT checkpoint (spec 2.1).
+ */
+import { TRAIN_DEFAULTS, type TrainConfig } from '../config/schemas';
+import { GPT2WithValueHead } from '../models/gpt2';
+import { trainPPO } from '../rl/train-loop';
+import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
+import type { RewardModel } from '../rewards/types';
+import type { Progress } from './run-dir';
+import { loadLM } from './adapters';
+
+export interface PPOScaled {
+  steps: number; batchSize: number; miniBatchSize: number; ppoEpochs: number; lr: number; initKlCoef: number;
+  maxNewTokens: number; minNewTokens: number;
+}
+
+export interface PPOStageOptions {
+  algo: 'rlhf' | 'ra_rlhf';
+  task: string;
+  initDir: string;
+  /** run folder of trainPPO: metrics.jsonl, config.json, checkpoints/final */
+  outDir: string;
+  /** query token ids */
+  prompts: number[][];
+  reward: RewardModel;
+  tokenizer: GPT2Tokenizer;
+  ppo: PPOScaled;
+  risk: { alpha: number; warmStart: number; rho: number };
+  seed: number;
+  progress: Progress;
+}
+
+/** The trainPPO config of a pipeline stage: paper defaults + the scaled fields. */
+export function ppoTrainConfig(o: Pick<PPOStageOptions, 'task' | 'ppo' | 'risk' | 'seed'>): TrainConfig {
+  const d = TRAIN_DEFAULTS;
+  return {
+    ...d,
+    task: o.task,
+    seed: o.seed,
+    generation: { ...d.generation, max_new_tokens: o.ppo.maxNewTokens, min_length: 0, min_new_tokens: o.ppo.minNewTokens, chunk_size: null },
+    ppo: { ...d.ppo, learning_rate: o.ppo.lr, batch_size: o.ppo.batchSize, mini_batch_size: o.ppo.miniBatchSize, ppo_epochs: o.ppo.ppoEpochs, init_kl_coef: o.ppo.initKlCoef },
+    // M = the number of PPO steps actually run, as the authors hard-code M = batches in one pass.
+    risk: { ...d.risk, alpha: o.risk.alpha, n: o.risk.warmStart, rho: o.risk.rho, M: o.ppo.steps },
+    reward: { ...d.reward, batch_size: 256 },
+    train: { ...d.train, steps: o.ppo.steps, save_every: o.ppo.steps },
+  };
+}
+
+export async function runPPOStage(o: PPOStageOptions): Promise<Record<string, unknown>> {
+  const config = ppoTrainConfig(o);
+  const policy = new GPT2WithValueHead(loadLM(o.initDir).model, { seed: o.seed });
+  const ref = loadLM(o.initDir).model;
+  o.progress.start(o.algo, o.ppo.steps);
+  try {
+    const r = await trainPPO(config, {
+      algo: o.algo === 'ra_rlhf' ? 'ra-rlhf' : 'rlhf', policy, ref, tokenizer: o.tokenizer, rewardModel: o.reward,
+      trainPrompts: o.prompts, outDir: o.outDir, progress: false,
+      onStep: (rec) => o.progress.update(rec.step + 1, `reward ${rec['env/reward_mean'].toFixed(3)} kl ${rec['objective/kl'].toFixed(3)}`),
+    });
+    return { ...r.summary };
+  } finally {
+    o.progress.stop();
+    policy.dispose();
+    ref.dispose();
+  }
+}
