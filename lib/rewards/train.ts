@@ -1,0 +1,190 @@
+/**
+ * Training recipes for the two kit reward models (sentiment and toxicity). Data selection,
+ * held-out rules and calibration live here; the optimisation loop is fit.ts, metrics evaluate.ts.
+ */
+import { createHash } from 'node:crypto';
+import { featurize, type FeatureConfig } from './features';
+import { fitKitModel, type Example, type FitReport } from './fit';
+import {
+  loadImdbLabelled, loadImdbReference, loadToxicityLabelled, rowIsRewardEval, rowIsRewardTrain,
+  type ReferenceRow, type SentimentRow, type ToxicityRow,
+} from './data';
+import { linearFit, mean, std, accuracy } from './stats';
+import { KIT_FORMAT, KitRewardModel, type KitRewardConfig } from './trained';
+
+export interface TrainHyper {
+  hashBits: number;
+  ngrams: 1 | 2 | 3;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  l2: number;
+  regWeight: number;
+  seed: number;
+}
+
+export const DEFAULT_HYPER: Record<'imdb' | 'toxicity', TrainHyper> = {
+  imdb: { hashBits: 20, ngrams: 2, epochs: 2, batchSize: 64, lr: 0.02, l2: 1e-6, regWeight: 0, seed: 0 },
+  toxicity: { hashBits: 20, ngrams: 2, epochs: 6, batchSize: 64, lr: 0.05, l2: 1e-6, regWeight: 0.1, seed: 0 },
+};
+
+export interface TrainOptions {
+  dataDir?: string;
+  hyper?: Partial<TrainHyper>;
+  /** Use only the first n training rows after shuffling (tests, quick runs). */
+  limit?: number;
+  log?: (msg: string) => void;
+  /** IMDB only: how z is mapped onto the distilbert logit scale (see fitCalibration). */
+  calibration?: 'moments' | 'lsq';
+}
+
+/** Python-style prefix of n code points (the authors stored `text[:1000]`). */
+function prefixCodePoints(s: string, n: number): string {
+  return s.length <= n ? s : Array.from(s).slice(0, n).join('');
+}
+
+/** Deterministic 10% validation slice of a training set (independent of the held-out rule's bit). */
+export function isValidationRow(text: string): boolean {
+  return splitBucket('val', text) % 10 === 0;
+}
+
+/** A well-mixed deterministic bucket in [0, 2^32) for internal splits (MD5 of tag + text). */
+function splitBucket(tag: string, text: string): number {
+  return createHash('md5').update(`${tag}:${text}`, 'utf8').digest().readUInt32LE(0);
+}
+
+function newConfig(task: 'imdb' | 'toxicity', h: TrainHyper, rewardScale: string): KitRewardConfig {
+  const features: FeatureConfig = { hashBits: h.hashBits, ngrams: h.ngrams };
+  return { format: KIT_FORMAT, version: 1, name: `kit-${task}`, task, features, calibration: { scale: 1, shift: 0, method: 'identity' }, rewardScale };
+}
+
+export interface ImdbData {
+  train: SentimentRow[];
+  val: SentimentRow[];
+  reference: ReferenceRow[];
+  excluded: { reference: number; testDuplicates: number };
+}
+
+/**
+ * IMDB train reviews for the sentiment model. Removed before training: reviews whose text (or
+ * 1,000-code-point prefix) is one of the 1,550 distilbert-imdb reference texts, so calibration
+ * and the reference correlation are measured on unseen text; and exact duplicates of IMDB test
+ * reviews, so the test accuracy is clean.
+ */
+export function prepareImdb(dataDir?: string): ImdbData {
+  const reference = loadImdbReference(dataDir);
+  const refTexts = new Set(reference.map((r) => r.text));
+  const testTexts = new Set(loadImdbLabelled('test', dataDir).map((r) => r.text));
+  const train: SentimentRow[] = [];
+  const val: SentimentRow[] = [];
+  const excluded = { reference: 0, testDuplicates: 0 };
+  for (const r of loadImdbLabelled('train', dataDir)) {
+    if (refTexts.has(r.text) || refTexts.has(prefixCodePoints(r.text, 1000))) excluded.reference++;
+    else if (testTexts.has(r.text)) excluded.testDuplicates++;
+    else (isValidationRow(r.text) ? val : train).push(r);
+  }
+  return { train, val, reference, excluded };
+}
+
+/**
+ * Split of the reference rows for the affine calibration z -> distilbert-imdb POSITIVE logit:
+ * `fit` (even MD5 bucket) sets it; the odd rows stay out of the fit to measure it (see evaluate.ts).
+ */
+export function calibrationRows(reference: readonly ReferenceRow[]): { fit: ReferenceRow[]; check: ReferenceRow[] } {
+  const fit: ReferenceRow[] = [];
+  const check: ReferenceRow[] = [];
+  for (const r of reference) (splitBucket('cal', r.text) % 2 === 0 ? fit : check).push(r);
+  return { fit, check };
+}
+
+/**
+ * reward = scale * z + shift from the calibration half of the reference rows. 'moments' (default)
+ * matches mean and std, so the reward has distilbert's spread; 'lsq' minimises squared error but
+ * shrinks the spread by the correlation (regression dilution), which would weaken the PPO reward.
+ */
+export function fitCalibration(z: number[], ref: number[], method: 'moments' | 'lsq'): KitRewardConfig['calibration'] {
+  const where = `${z.length} distilbert-imdb reference rows (MD5-even half; all excluded from training)`;
+  if (method === 'lsq') {
+    const { slope, intercept } = linearFit(z, ref);
+    return { scale: slope, shift: intercept, method: `least squares of the reference logit on z over ${where}` };
+  }
+  const scale = std(ref) / std(z);
+  return { scale, shift: mean(ref) - scale * mean(z), method: `mean/std matching of z to the reference logits over ${where}` };
+}
+
+export async function trainImdbReward(opts: TrainOptions = {}): Promise<{ model: KitRewardModel; fit: FitReport }> {
+  const h = { ...DEFAULT_HYPER.imdb, ...opts.hyper };
+  const log = opts.log ?? (() => {});
+  const data = prepareImdb(opts.dataDir);
+  const train = opts.limit ? data.train.slice(0, opts.limit) : data.train;
+  log(`imdb: ${train.length} train / ${data.val.length} validation reviews (excluded: ${data.excluded.reference} reference texts, ${data.excluded.testDuplicates} test duplicates)`);
+  const model = await KitRewardModel.create(newConfig('imdb', h, 'lvwerra/distilbert-imdb raw POSITIVE logit (affine-calibrated log-odds)'));
+  const feats = { hashBits: h.hashBits, ngrams: h.ngrams };
+  const examples: Example[] = train.map((r) => ({ row: featurize(r.text, feats), y: r.label }));
+  const valTexts = data.val.map((r) => r.text);
+  const valLabels = data.val.map((r) => r.label);
+  const fit = await fitKitModel(model, examples, {
+    ...h,
+    log,
+    afterEpoch: async () => `val acc ${accuracy(await model.rawScores(valTexts), valLabels).toFixed(4)}`,
+  });
+  const { fit: calRows } = calibrationRows(data.reference);
+  const z = await model.rawScores(calRows.map((r) => r.text));
+  model.config.calibration = fitCalibration(z, calRows.map((r) => r.logit), opts.calibration ?? 'moments');
+  model.config.training = { ...h, trainRows: train.length, valRows: data.val.length, excluded: data.excluded, seconds: fit.seconds, steps: fit.steps, epochLoss: fit.epochLoss, zOnCalibrationRows: { mean: mean(z), std: std(z) } };
+  return { model, fit };
+}
+
+export interface ToxicityData {
+  train: ToxicityRow[];
+  val: ToxicityRow[];
+  /** Rows on neither side of the held-out rule (merged variants that disagree). */
+  ambiguous: number;
+  heldOut: number;
+}
+
+/**
+ * Toxicity training rows: every labelled source (data.ts) restricted to the reward-train side of
+ * the held-out rule (heldout.ts). 10% of those (hash) are kept for validation.
+ */
+export function prepareToxicity(dataDir?: string): ToxicityData {
+  const train: ToxicityRow[] = [];
+  const val: ToxicityRow[] = [];
+  let heldOut = 0;
+  let ambiguous = 0;
+  for (const r of loadToxicityLabelled(dataDir)) {
+    if (rowIsRewardTrain(r)) (isValidationRow(r.text) ? val : train).push(r);
+    else if (rowIsRewardEval(r)) heldOut++;
+    else ambiguous++;
+  }
+  return { train, val, heldOut, ambiguous };
+}
+
+function toxicityExample(r: ToxicityRow, feats: FeatureConfig): Example {
+  const row = featurize(r.text, feats);
+  // toxic-bert reward where the authors computed it; else P(toxic) = sigmoid(-z), i.e. y = non-toxic
+  return r.reward !== undefined ? { row, target: r.reward } : { row, y: r.toxic === 1 ? 0 : 1 };
+}
+
+export async function trainToxicityReward(opts: TrainOptions = {}): Promise<{ model: KitRewardModel; fit: FitReport }> {
+  const h = { ...DEFAULT_HYPER.toxicity, ...opts.hyper };
+  const log = opts.log ?? (() => {});
+  const data = prepareToxicity(opts.dataDir);
+  const train = opts.limit ? data.train.slice(0, opts.limit) : data.train;
+  const bySource: Record<string, number> = {};
+  for (const r of train) bySource[r.source] = (bySource[r.source] ?? 0) + 1;
+  log(`toxicity: ${train.length} train / ${data.val.length} validation rows; ${data.heldOut} held out for evaluation, ${data.ambiguous} ambiguous dropped; by source ${JSON.stringify(bySource)}`);
+  const model = await KitRewardModel.create(newConfig('toxicity', h, 'unitary/toxic-bert reward = -logit(toxic)'));
+  const feats = { hashBits: h.hashBits, ngrams: h.ngrams };
+  const examples = train.map((r) => toxicityExample(r, feats));
+  const valTexts = data.val.map((r) => r.text);
+  const valNonToxic = data.val.map((r) => 1 - r.toxic);
+  const fit = await fitKitModel(model, examples, {
+    ...h,
+    log,
+    afterEpoch: async () => `val acc ${accuracy(await model.rawScores(valTexts), valNonToxic).toFixed(4)}`,
+  });
+  model.config.calibration = { scale: 1, shift: 0, method: 'identity: trained on the toxic-bert reward scale' };
+  model.config.training = { ...h, trainRows: train.length, valRows: data.val.length, heldOutRows: data.heldOut, ambiguousRows: data.ambiguous, bySource, seconds: fit.seconds, steps: fit.steps, epochLoss: fit.epochLoss, heldOutRule: 'isRewardTrainRow(text): FNV-1a(text) even (lib/rewards/heldout.ts)' };
+  return { model, fit };
+}
