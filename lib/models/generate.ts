@@ -6,7 +6,7 @@
  * top-p. Sampling is inverse-CDF on the tensor with one uniform per row from the seeded Rng, so
  * only the B sampled ids are synced to JS per step.
  */
-import { tf } from '../engine';
+import { getMatmulMode, tf } from '../engine';
 import { Rng } from '../engine/rng';
 import type { ForwardArgs, GPT2Config, GPT2LMHeadModel, KVCache } from './gpt2';
 
@@ -141,7 +141,8 @@ export function generate(model: CausalLM, queries: number[][], opts: GenerateOpt
 
   const generated: number[][] = queries.map(() => []);
   const finished = new Array<boolean>(B).fill(false);
-  const headT = lm.lmHeadT();
+  // One explicit transpose of the tied lm_head per call (skipped in stock mode, for the benchmark).
+  const headT = getMatmulMode() === 'fast' ? lm.lmHeadT() : undefined;
   let cur: tf.Tensor2D = tf.tensor2d(inputIds, [B, L], 'int32');
   let mask: tf.Tensor2D = tf.tensor2d(attentionMask, [B, L], 'int32');
   let past: KVCache | undefined;
@@ -176,7 +177,8 @@ export function generate(model: CausalLM, queries: number[][], opts: GenerateOpt
     }
   } finally {
     if (past) for (const l of past) tf.dispose([l.k, l.v]);
-    tf.dispose([cur, mask, headT]);
+    tf.dispose([cur, mask]);
+    if (headT) headT.dispose();
   }
   return { responses: generated, sequences: queries.map((q, b) => [...q, ...generated[b]]) };
 }

@@ -106,7 +106,7 @@ function layerNorm(x: tf.Tensor3D, g: tf.Tensor, b: tf.Tensor, eps: number): tf.
 
 /** gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
 export function geluNew<T extends tf.Tensor>(x: T): T {
-  const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+  const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
   return x.mul(0.5).mul(tf.tanh(inner).add(1)) as T;
 }
 
@@ -182,7 +182,7 @@ export class GPT2LMHeadModel {
         const kh = args.past ? tf.concat([args.past[i].k, kNew], 2) : kNew;
         const vh = args.past ? tf.concat([args.past[i].v, vNew], 2) : vNew;
         present.push({ k: kh, v: vh });
-        let att = matmul(qh, transposeLast2(kh)).mul(1 / Math.sqrt(D)).add(bias);
+        let att = matmul(qh, kh, false, true).mul(1 / Math.sqrt(D)).add(bias);
         att = dropout(tf.softmax(att, -1), c.attn_pdrop, training, rng);
         const y = matmul(att, vh).transpose([0, 2, 1, 3]).reshape([B, T, c.n_embd]) as tf.Tensor3D;
         const attnOut = linear(y, this.w(p + 'attn.c_proj.weight') as tf.Tensor2D, this.w(p + 'attn.c_proj.bias') as tf.Tensor1D);
@@ -194,9 +194,9 @@ export class GPT2LMHeadModel {
         x = x.add(dropout(mlpOut, c.resid_pdrop, training, rng));
       }
       const hidden = layerNorm(x, this.w('transformer.ln_f.weight'), this.w('transformer.ln_f.bias'), c.layer_norm_epsilon);
-      // lm_head is tied to wte: logits = hidden @ wte^T (explicit transpose keeps wasm's fast path).
-      const headT = args.lmHeadT ?? transposeLast2(this.w('transformer.wte.weight'));
-      const logits = linear(hidden, headT as tf.Tensor2D);
+      // lm_head is tied to wte: logits = hidden @ wte^T (matmul() transposes explicitly to stay on wasm's fast path).
+      const flat = hidden.reshape([B * T, c.n_embd]);
+      const logits = (args.lmHeadT ? matmul(flat, args.lmHeadT) : matmul(flat, this.w('transformer.wte.weight'), false, true)).reshape([B, T, c.vocab_size]);
       return { logits: logits as tf.Tensor3D, hidden, present };
     });
   }
