@@ -43,7 +43,7 @@ let loadChain: Promise<unknown> = Promise.resolve();
 
 type TF = typeof import('@huggingface/transformers');
 interface IdTensor { data: BigInt64Array; dims: number[] }
-interface Tok { (texts: string[], o: object): Record<string, IdTensor> }
+interface Tok { (texts: string[], o: object): Record<string, IdTensor>; pad_token_id?: number }
 interface Clf { (inputs: Record<string, unknown>): Promise<{ logits: { data: Float32Array; dims: number[] } }>; dispose(): Promise<unknown> }
 
 export class OnnxRewardModel implements RewardModel {
@@ -98,25 +98,17 @@ export class OnnxRewardModel implements RewardModel {
    * after adding special tokens and drops [SEP], which changes the logits of long texts.
    */
   private encode(batch: string[]): Record<string, IdTensor> {
-    const enc = this.tokenizer(batch, { padding: true, truncation: false });
-    const mask = enc.attention_mask;
-    const [b, t] = mask.dims;
-    if (t <= this.maxLength) return enc;
-    const out: Record<string, IdTensor> = {};
+    const enc = this.tokenizer(batch, { padding: false, truncation: false, return_tensor: false }) as unknown as Record<string, number[][]>;
     const L = this.maxLength;
-    for (const [name, x] of Object.entries(enc)) {
-      const data = new BigInt64Array(b * L);
-      for (let i = 0; i < b; i++) {
-        let n = 0;
-        while (n < t && mask.data[i * t + n] === 1n) n++; // right padding: real length
-        const row = x.data.subarray(i * t, (i + 1) * t);
-        if (n <= L) data.set(row.subarray(0, L), i * L);
-        else {
-          data.set(row.subarray(0, L - 1), i * L);
-          data[i * L + L - 1] = row[n - 1];
-        }
-      }
-      out[name] = new this.T.Tensor('int64', data, [b, L]) as unknown as IdTensor;
+    const cut = (row: number[]) => (row.length <= L ? row : [...row.slice(0, L - 1), row[row.length - 1]]);
+    const rows = Object.fromEntries(Object.entries(enc).map(([k, v]) => [k, v.map(cut)]));
+    const t = Math.max(...rows.input_ids.map((r) => r.length));
+    const padId = BigInt(this.tokenizer.pad_token_id ?? 0);
+    const out: Record<string, IdTensor> = {};
+    for (const [name, v] of Object.entries(rows)) {
+      const data = new BigInt64Array(batch.length * t).fill(name === 'input_ids' ? padId : 0n); // right padding, mask 0
+      v.forEach((r, i) => data.set(r.map(BigInt), i * t));
+      out[name] = new this.T.Tensor('int64', data, [batch.length, t]) as unknown as IdTensor;
     }
     return out;
   }
