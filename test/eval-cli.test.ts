@@ -174,3 +174,21 @@ test('eval --ppl-model: checkpoint perplexity on filtered, cut human texts (fall
   close(j.table[0].metrics.perplexity.mean, (expected[0] + expected[1]) / 2, 1e-3 * expected[0]);
   assert.equal(j.corpusPerplexity.sft.length, 2);
 });
+
+test('generations CSV round trip: quotes, commas, newlines; line numbers of multi-line records', () => {
+  const f = path.join(tmp, 'rt.csv');
+  const rows = [
+    { prompt: 'he said "hi", then\nleft', prompt_score: -1.5, m_response: 'a,b', m_reward: 2 },
+    { prompt: 'plain', prompt_score: 3, m_response: '', m_reward: 'bad' },
+  ];
+  writeGenerations(f, rows);
+  const t = readGenerations(f);
+  assert.deepEqual(t.columns, ['prompt', 'prompt_score', 'm_response', 'm_reward']);
+  assert.equal(t.rows[0].prompt, 'he said "hi", then\nleft');
+  assert.equal(t.rows[0].m_response, 'a,b');
+  assert.deepEqual(t.lines, [2, 4]); // record 1 spans lines 2-3
+  assert.throws(() => evaluateTable(t, { promptCol: 'prompt', promptScoreCol: 'prompt_score', models: [{ name: 'm', responseCol: 'm_response', rewardCol: 'm_reward' }], tail: 0 }),
+    /rt\.csv:4: column 'm_reward' has "bad"/);
+  writeGenerations(path.join(tmp, 'rt.jsonl.gz'), rows);
+  assert.deepEqual(readGenerations(path.join(tmp, 'rt.jsonl.gz')).rows, rows);
+});

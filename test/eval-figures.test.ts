@@ -38,6 +38,12 @@ test('distribution-shift figure: panels per model split by class, shared y-limit
   assert.equal((fig.data[0].y as number[]).length, 30);
   const total = (fig.data[2].y as number[]).reduce((a, b) => a + b, 0) + (fig.data[3].y as number[]).reduce((a, b) => a + b, 0);
   assert.equal(total, 4);
+  // zoom inset (paper's Jigsaw figure): one inset axis pair per histogram panel, same bars
+  const z = distributionShiftFigure(r, { zoom: { x: [-7, 5], y: [0, 150] } });
+  assert.equal(z.data.length, 8 + 3 * 2);
+  assert.deepEqual((z.layout.xaxis5 as { range: number[] }).range, [-7, 5]);
+  assert.deepEqual((z.layout.yaxis7 as { range: number[] }).range, [0, 150]);
+  assert.equal(z.data.filter((d) => d.xaxis === 'x5').length, 2);
 });
 
 test('training curves from metrics.jsonl with EMA smoothing', () => {

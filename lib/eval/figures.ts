@@ -19,6 +19,8 @@ export interface DistributionShiftOptions {
   /** per-model quantile curves to draw (default: result's own); e.g. the mean over seeds */
   quantileCurves?: Record<string, number[]>;
   title?: string;
+  /** zoom inset in every histogram panel (the paper's Jigsaw figure: x [-7, 5], y [0, 150]) */
+  zoom?: { x: [number, number]; y: [number, number] };
 }
 
 /**
@@ -37,7 +39,6 @@ export function distributionShiftFigure(r: EvalResult, opts: DistributionShiftOp
   const data: Record<string, unknown>[] = [];
   const layout: Record<string, unknown> = {
     title: { text: opts.title ?? 'Distribution shift' },
-    grid: { rows: 1, columns: nPanels, pattern: 'independent', xgap: 0.25 },
     barmode: 'overlay',
     width: 330 * nPanels,
     height: 420,
@@ -56,8 +57,21 @@ export function distributionShiftFigure(r: EvalResult, opts: DistributionShiftOp
         xaxis: axisName('x', i), yaxis: axisName('y', i),
       });
     });
-    layout[axisKey('x', i)] = { title: { text: p.title }, range: [r.edges[0], r.edges[r.edges.length - 1]] };
-    layout[axisKey('y', i)] = { range: [0, yMax * 1.05], title: i === 0 ? { text: 'count' } : undefined };
+    const dom = panelDomain(i, nPanels);
+    layout[axisKey('x', i)] = { title: { text: p.title }, range: [r.edges[0], r.edges[r.edges.length - 1]], domain: dom, anchor: axisName('y', i) };
+    layout[axisKey('y', i)] = { range: [0, yMax * (opts.zoom ? 2.2 : 1.05)], title: i === 0 ? { text: 'count' } : undefined, domain: [0, 1], anchor: axisName('x', i) };
+    if (opts.zoom) {
+      // inset axes (index nPanels + i) in the panel's upper-right corner, same bars, zoomed ranges;
+      // the main y-range is doubled above so the full histogram stays below the inset
+      const k = nPanels + i;
+      r.classes.forEach((c, ci) => {
+        data.push({ type: 'bar', x: centers, y: p.hist[c], width, opacity: 0.6, showlegend: false, legendgroup: `class-${c}`,
+          marker: { color: PALETTE[ci % PALETTE.length] }, xaxis: axisName('x', k), yaxis: axisName('y', k), hoverinfo: 'x+y' });
+      });
+      const w = dom[1] - dom[0];
+      layout[axisKey('x', k)] = { domain: [dom[0] + 0.5 * w, dom[1]], range: opts.zoom.x, anchor: axisName('y', k), tickfont: { size: 8 } };
+      layout[axisKey('y', k)] = { domain: [0.56, 1], range: opts.zoom.y, anchor: axisName('x', k), tickfont: { size: 8 } };
+    }
   });
   const qi = panels.length;
   const curves = opts.quantileCurves ?? Object.fromEntries(r.models.map((m) => [m.name, m.quantileReward]));
@@ -67,8 +81,8 @@ export function distributionShiftFigure(r: EvalResult, opts: DistributionShiftOp
       line: { color: PALETTE[(j + 2) % PALETTE.length] }, xaxis: axisName('x', qi), yaxis: axisName('y', qi),
     });
   });
-  layout[axisKey('x', qi)] = { title: { text: 'Quantile (%)' }, range: [0, 100] };
-  layout[axisKey('y', qi)] = { title: { text: 'mean reward' } };
+  layout[axisKey('x', qi)] = { title: { text: 'Quantile (%)' }, range: [0, 100], domain: panelDomain(qi, nPanels), anchor: axisName('y', qi) };
+  layout[axisKey('y', qi)] = { title: { text: 'mean reward' }, domain: [0, 1], anchor: axisName('x', qi) };
   annotations.push({ text: `tail: prompt score ≤ ${r.tail}`, showarrow: false, xref: 'paper', yref: 'paper', x: 1, y: 1.12, xanchor: 'right' });
   return { data, layout };
 }
@@ -165,6 +179,12 @@ export function trainingCurvesFigure(runs: readonly CurveRun[], opts: TrainingCu
     layout[axisKey('y', i)] = { title: { text: DEFAULT_CURVE_KEYS[key] ?? key } };
   });
   return { data, layout };
+}
+
+/** x-domain of panel i of n side by side, with a gap for the y-axis labels. */
+function panelDomain(i: number, n: number): [number, number] {
+  const gap = 0.2 / n;
+  return [i / n + gap, (i + 1) / n];
 }
 
 function nullIfNaN(x: number): number | null { return Number.isNaN(x) ? null : x; }

@@ -17,6 +17,8 @@ export interface ReportOptions {
   /** render PNGs (default true; skipped with a warning when Chromium is absent) */
   png?: boolean;
   classNames?: Record<string, string>;
+  /** zoom inset in the distribution-shift histograms, e.g. {x: [-7, 5], y: [0, 150]} (paper's Jigsaw) */
+  zoom?: { x: [number, number]; y: [number, number] };
   /** precomputed perplexities: model name -> one value per seed */
   perplexity?: Record<string, number[]>;
   /** training runs (metrics.jsonl) to plot */
@@ -68,7 +70,7 @@ export async function writeReport(results: readonly EvalResult[], opts: ReportOp
     ].join('\n');
     figures.push({
       name: 'distribution_shift', title: 'Distribution shift',
-      fig: distributionShiftFigure(r0, { classNames: opts.classNames, quantileCurves: curves, title: `Distribution shift (${path.basename(r0.file)})` }),
+      fig: distributionShiftFigure(r0, { classNames: opts.classNames, zoom: opts.zoom, quantileCurves: curves, title: `Distribution shift (${path.basename(r0.file)})` }),
     });
     figures.push({ name: 'quantile', title: 'Reward vs quantile', fig: quantileFigure(r0.quantiles.q, curves) });
     fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(resultsJson(results, table), null, 1));

@@ -31,6 +31,7 @@ export const HELP = `usage: rarlhf eval --generations <file> [--generations <fil
   --prompt-score-col <c>      reward of the prompt alone (default prompt_score)
   --class-col <c>             class label column for the histograms (e.g. label, toxic)
   --class-names 0=neg,1=pos   display names of class values
+  --zoom x0,x1,y0,y1          zoom inset in the histograms (paper's Jigsaw figure: -7,5,0,150)
   --sample-col <c>            sample index column when k > 1 samples per prompt
   --prompt-id-col <c>         group samples by this column instead of the prompt text
   --cvar-alpha <a>            CVaR level (default 0.2)
@@ -97,7 +98,7 @@ export async function run(argv: string[]): Promise<void> {
       out: { type: 'string' }, 'no-png': { type: 'boolean', default: false }, plotly: { type: 'string', default: 'beside' },
       'ppl-model': { type: 'string', multiple: true }, 'ppl-texts': { type: 'string' }, 'ppl-text-col': { type: 'string', default: 'text' },
       'ppl-where': { type: 'string', multiple: true }, 'ppl-max-chars': { type: 'string' }, 'ppl-batch-size': { type: 'string', default: '8' },
-      'ppl-limit': { type: 'string' }, 'data-dir': { type: 'string' },
+      'ppl-limit': { type: 'string' }, zoom: { type: 'string' }, 'data-dir': { type: 'string' },
       title: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
@@ -152,11 +153,18 @@ export async function run(argv: string[]): Promise<void> {
   });
   const classNames = a['class-names'] ? parseKeyValues('--class-names', a['class-names'].split(',')) : undefined;
 
+  let zoom: { x: [number, number]; y: [number, number] } | undefined;
+  if (a.zoom) {
+    const z = a.zoom.split(',').map((x) => parseNumber('--zoom', x));
+    if (z.length !== 4) throw new Error(`--zoom "${a.zoom}": expected x0,x1,y0,y1`);
+    zoom = { x: [z[0], z[1]], y: [z[2], z[3]] };
+  }
+
   const results = gens.map((f) => evaluateTable(readGenerations(f, a.format as GenerationsFormat | undefined), spec));
   try {
     if (a.out) {
       const rep = await writeReport(results, {
-        outDir: a.out, title: a.title, plotly: a.plotly as PlotlyMode, png: !a['no-png'], classNames, perplexity, curves,
+        outDir: a.out, title: a.title, plotly: a.plotly as PlotlyMode, png: !a['no-png'], classNames, zoom, perplexity, curves,
         smoothing: parseNumber('--smoothing', a.smoothing!),
       });
       if (a.json) console.log(JSON.stringify({ ...resultsJson(results, rep.table), perplexity, corpusPerplexity, files: rep.files, pngSkipped: rep.pngSkipped }));
