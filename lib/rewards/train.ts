@@ -3,6 +3,7 @@
  * held-out rules and calibration live here; the optimisation loop is fit.ts, metrics evaluate.ts.
  */
 import { createHash } from 'node:crypto';
+import { Rng } from '../engine/rng';
 import { featurize, type FeatureConfig } from './features';
 import { fitKitModel, type Example, type FitReport } from './fit';
 import {
@@ -116,7 +117,7 @@ export async function trainImdbReward(opts: TrainOptions = {}): Promise<{ model:
   const h = { ...DEFAULT_HYPER.imdb, ...opts.hyper };
   const log = opts.log ?? (() => {});
   const data = prepareImdb(opts.dataDir);
-  const train = opts.limit ? data.train.slice(0, opts.limit) : data.train;
+  const train = opts.limit ? new Rng(h.seed).shuffle(data.train).slice(0, opts.limit) : data.train;
   log(`imdb: ${train.length} train / ${data.val.length} validation reviews (excluded: ${data.excluded.reference} reference texts, ${data.excluded.testDuplicates} test duplicates)`);
   const model = await KitRewardModel.create(newConfig('imdb', h, 'lvwerra/distilbert-imdb raw POSITIVE logit (affine-calibrated log-odds)'));
   const feats = { hashBits: h.hashBits, ngrams: h.ngrams };
@@ -170,7 +171,7 @@ export async function trainToxicityReward(opts: TrainOptions = {}): Promise<{ mo
   const h = { ...DEFAULT_HYPER.toxicity, ...opts.hyper };
   const log = opts.log ?? (() => {});
   const data = prepareToxicity(opts.dataDir);
-  const train = opts.limit ? data.train.slice(0, opts.limit) : data.train;
+  const train = opts.limit ? new Rng(h.seed).shuffle(data.train).slice(0, opts.limit) : data.train;
   const bySource: Record<string, number> = {};
   for (const r of train) bySource[r.source] = (bySource[r.source] ?? 0) + 1;
   log(`toxicity: ${train.length} train / ${data.val.length} validation rows; ${data.heldOut} held out for evaluation, ${data.ambiguous} ambiguous dropped; by source ${JSON.stringify(bySource)}`);

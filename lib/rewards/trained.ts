@@ -30,6 +30,11 @@ export interface KitRewardConfig {
   metrics?: Record<string, unknown>;
 }
 
+/** A trainable 1-D variable; tidy disposes the temporary initial tensor (variables survive tidy). */
+function variable1d(values: Float32Array): tf.Variable<tf.Rank.R1> {
+  return tf.tidy(() => tf.variable(tf.tensor1d(values), true)) as tf.Variable<tf.Rank.R1>;
+}
+
 export class KitRewardModel implements RewardModel {
   readonly name: string;
   private constructor(
@@ -44,7 +49,7 @@ export class KitRewardModel implements RewardModel {
   static async create(config: KitRewardConfig): Promise<KitRewardModel> {
     await initEngine({ quiet: true });
     const d = 2 ** config.features.hashBits;
-    return new KitRewardModel(config, tf.variable(tf.zeros([d]), true) as tf.Variable<tf.Rank.R1>, tf.variable(tf.zeros([1]), true) as tf.Variable<tf.Rank.R1>);
+    return new KitRewardModel(config, variable1d(new Float32Array(d)), variable1d(new Float32Array(1)));
   }
 
   featurize(text: string): SparseRow {
@@ -104,7 +109,7 @@ export class KitRewardModel implements RewardModel {
     if (!weight || weight.dtype !== 'F32' || weight.values.length !== d) throw new Error(`${wFile}: tensor "weight" must be F32 with ${d} values (2^hashBits), got ${weight?.dtype} x ${weight?.values.length}`);
     if (!bias || bias.dtype !== 'F32' || bias.values.length !== 1) throw new Error(`${wFile}: tensor "bias" must be F32 with 1 value`);
     await initEngine({ quiet: true });
-    return new KitRewardModel(config, tf.variable(tf.tensor1d(weight.values as Float32Array), true) as tf.Variable<tf.Rank.R1>, tf.variable(tf.tensor1d(bias.values as Float32Array), true) as tf.Variable<tf.Rank.R1>);
+    return new KitRewardModel(config, variable1d(weight.values as Float32Array), variable1d(bias.values as Float32Array));
   }
 
   dispose(): void {
