@@ -91,6 +91,18 @@ async function* aclImdbRecords(root: string, split: 'train' | 'test'): AsyncGene
 }
 
 /**
+ * Apply the `len(text) > minChars` filter to rows loaded with minChars -1 (so one read can serve
+ * both the filtered prompts and the unfiltered SFT texts); the report counts the drops.
+ */
+export function filterByLength<T extends { text: string }>(loaded: Loaded<T>, minChars = IMDB_MIN_CHARS): Loaded<T> {
+  const rows = loaded.rows.filter((r) => codePointLength(r.text) > minChars);
+  const key = `len<=${minChars}`;
+  const dropped = { ...loaded.report.dropped };
+  if (rows.length < loaded.rows.length) dropped[key] = (dropped[key] ?? 0) + loaded.rows.length - rows.length;
+  return { rows, report: { ...loaded.report, kept: rows.length, dropped } };
+}
+
+/**
  * The paper's 5k IMDB test sample: HF `shuffle(seed=0).select(range(5000))` on the filtered test
  * split. Ours is a seeded Rng shuffle: identical on every run, 5000 distinct rows, but not the same
  * rows HF/numpy would select.

@@ -17,12 +17,44 @@ export interface Prompt {
   query: string;
 }
 
-export function makePrompts(texts: readonly string[], tokenizer: PromptTokenizer, nTokens: number): Prompt[] {
+export interface MakePromptsOptions {
+  /**
+   * Encode only a prefix of each text (default true): ~4x faster on IMDB reviews. Exact for GPT-2
+   * byte-level BPE (see firstTokens); set false for a tokenizer whose pieces can span whitespace.
+   */
+  prefixEncoding?: boolean;
+}
+
+export function makePrompts(texts: readonly string[], tokenizer: PromptTokenizer, nTokens: number, opts: MakePromptsOptions = {}): Prompt[] {
   if (!Number.isInteger(nTokens) || nTokens < 1) throw new Error(`makePrompts: nTokens must be a positive integer, got ${nTokens}`);
+  const prefix = opts.prefixEncoding ?? true;
   return texts.map((t) => {
-    const queryIds = tokenizer.encode(t).slice(0, nTokens);
+    const queryIds = prefix ? firstTokens(t, tokenizer, nTokens) : tokenizer.encode(t).slice(0, nTokens);
     return { queryIds, query: tokenizer.decode(queryIds) };
   });
+}
+
+const WS = /\s/u;
+
+/**
+ * encode(text).slice(0, n) without encoding the whole text. We encode text[0, c) where text[c] is
+ * whitespace and text[c-1] is not. No GPT-2 pre-token spans such a cut (the split regex
+ * 's|'t|...| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ never puts a non-space before a
+ * space in one piece, and special tokens contain no spaces), and BPE runs per pre-token, so the
+ * prefix's ids are exactly a prefix of the full text's ids. If they reach n we are done; otherwise
+ * the cut doubles until the whole text is encoded.
+ */
+function firstTokens(text: string, tokenizer: PromptTokenizer, n: number): number[] {
+  let k = Math.max(64, n * 8); // ~4 chars per token on English text, with margin
+  while (k < text.length) {
+    let c = k;
+    while (c < text.length && !(WS.test(text[c]) && !WS.test(text[c - 1]))) c++;
+    if (c >= text.length) break;
+    const ids = tokenizer.encode(text.slice(0, c));
+    if (ids.length >= n) return ids.slice(0, n);
+    k = 2 * c;
+  }
+  return tokenizer.encode(text).slice(0, n);
 }
 
 /**

@@ -166,6 +166,7 @@ const RTP_GEN: TaskSpec = {
     'Full RTP (99,442 prompts) is NOT available offline; the 2,396-prompt DecodingTrust subset (993 toxic / 1,403 non-toxic) stands in, split with the eda.py recipe: per class 80/20 (seed 42), train = toxic-train + int(n*70/30) non-toxic-train (capped: the pool is too small), test = toxic-test + equally many non-toxic-test.',
     'Pass source=<prompts.jsonl> to use the full RTP (gives 57,983 train / 8,698 test).',
     'SFT texts: non-toxic (Label==0) train prompts.',
+    'The subset repeats 4 prompt records; like HF, the row split may put a repeated prompt on both sides.',
   ],
 };
 

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
-import { imdbTestSample, loadImdb } from './imdb';
+import { filterByLength, imdbTestSample, loadImdb } from './imdb';
 import { loadJigsaw, splitByToxic } from './jigsaw';
 import { loadOlid } from './olid';
 import { makePrompts, type Prompt, type PromptTokenizer } from './prompts';
@@ -107,10 +107,10 @@ const cap = <T>(rows: T[], n: number | null, seed: number): T[] => (n !== null &
 
 async function imdbParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts> {
   const ro = { dataDir: opts.dataDir, skipBadRows: opts.skipBadRows };
-  const trainSet = await loadImdb('train', { ...ro, source: opts.sources?.train });
-  const testSet = await loadImdb('test', { ...ro, source: opts.sources?.test });
-  // SFT (sft_auth1.py): positive train reviews, no length filter.
+  // One read of train serves both: prompts use len > 200, SFT (sft_auth1.py) uses every positive review.
   const sftSet = await loadImdb('train', { ...ro, source: opts.sources?.train, minChars: -1 });
+  const trainSet = filterByLength(sftSet);
+  const testSet = await loadImdb('test', { ...ro, source: opts.sources?.test });
   const asRow = (r: { text: string; label: 0 | 1 }): Row => ({ text: r.text, label: r.label, datasetReward: null });
   const test = spec.testSize === null ? testSet.rows : imdbTestSample(testSet.rows, Math.min(spec.testSize, testSet.rows.length), spec.dataSeed);
   const sft = sftSet.rows.filter((r) => r.label === spec.sftClass).map((r) => r.text);
@@ -118,7 +118,7 @@ async function imdbParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts> 
     train: cap(trainSet.rows, spec.trainSize, spec.dataSeed).map(asRow),
     test: test.map(asRow),
     sftTexts: cap(sft, spec.sftMaxTexts, spec.dataSeed),
-    reports: [trainSet.report, testSet.report, sftSet.report],
+    reports: [trainSet.report, testSet.report],
     mix: {},
     notes: [],
   };
