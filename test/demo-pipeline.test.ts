@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runDemo, DEMO_MODELS } from '../lib/demo/pipeline';
+import { readGenerations, numberColumn } from '../lib/eval/generations';
+
+test('demo --quick runs end to end offline, writes every stage and the report, and resumes from cache', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-demo-'));
+  const r = await runDemo({ out, quick: true, quiet: true, png: false });
+  for (const stage of ['corpus', 'tokenizer', 'pretrain', 'sft', 'reward', 'rlhf', 'ra_rlhf', 'generations']) {
+    assert.ok(fs.existsSync(path.join(out, stage, 'done.json')), `${stage}/done.json`);
+  }
+  for (const f of ['pretrain/model/model.safetensors', 'sft/model/vocab.json', 'reward/model/config.json', 'rlhf/checkpoints/final/model.safetensors',
+    'ra_rlhf/checkpoints/final/model.safetensors', 'rlhf/metrics.jsonl', 'report.md', 'results.json', 'figures/quantile_curve.html', 'figures/training_curves.html']) {
+    assert.ok(fs.existsSync(path.join(out, f)), f);
+  }
+  // PPO logged one line per step for both algorithms; RA-RLHF kept fewer episodes after the warm start
+  const lines = (f: string) => fs.readFileSync(path.join(out, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+  const rl = lines('rlhf/metrics.jsonl');
+  const ra = lines('ra_rlhf/metrics.jsonl');
+  assert.equal(rl.length, 4);
+  assert.equal(ra.length, 4);
+  // soft-risk schedule, B 16, alpha 0.4, n 1, rho 0.95, M 4 (hand-computed): ceil(rho M) = 4,
+  // K = 0.6 / 3 = 0.2; m = 0, 1 -> 16; m = 2 -> ceil(16 * 0.8) = 13; m = 3 -> ceil(16 * 0.6) = 10
+  assert.deepEqual(ra.map((x) => x['risk/alpha_n']), [16, 16, 13, 10]);
+  assert.ok(rl.every((x) => x['risk/alpha_n'] === undefined || x['risk/alpha_n'] === 16));
+  const t = readGenerations(path.join(out, 'generations.jsonl'));
+  assert.equal(t.rows.length, 40);
+  for (const m of DEMO_MODELS) assert.ok(numberColumn(t, `${m}_reward`).every(Number.isFinite));
+  // the held-out prompts include the hostile tail
+  assert.ok(t.rows.some((row) => row.hostile === true));
+  for (const m of DEMO_MODELS) {
+    for (const k of ['meanReward', 'cvar', 'perplexity', 'distinct1', 'hostileReward']) assert.ok(Number.isFinite(r.metrics[m][k]), `${m}.${k}`);
+  }
+  const report = fs.readFileSync(r.report, 'utf8');
+  assert.match(report, /\| ra_rlhf \|/);
+  assert.match(report, /Tail reward/);
+
+  // A rerun reuses every stage (same config -> same hashes) and regenerates only the report.
+  const r2 = await runDemo({ out, quick: true, quiet: true, png: false });
+  assert.ok(r2.timings.filter((x) => x.stage !== 'eval+report').every((x) => x.cached));
+  assert.deepEqual(r2.metrics, r.metrics);
+  fs.rmSync(out, { recursive: true, force: true });
+});
