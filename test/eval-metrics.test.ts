@@ -124,3 +124,12 @@ test('emaSmooth: s0 = x0, s_t = w s_{t-1} + (1-w) x_t', () => {
   assert.deepEqual(emaSmooth([1, 2, 4], 0.5), [1, 1.5, 2.75]);
   assert.deepEqual(emaSmooth([NaN, 2], 0.5), [NaN, 2]);
 });
+
+test('distinctN with a vocabulary so large that trigram keys fall back to strings (V^3 >= 2^53)', () => {
+  const V = 210_000; // log2(210000) * 3 = 53.06
+  const words = Array.from({ length: V }, (_, i) => `w${i}`);
+  // all words once, then "w0 w1 w2" again: V+3 tokens -> V+1 trigrams; unique: V-2 from the run,
+  // 2 new ones across the seam (w_{V-2} w_{V-1} w0, w_{V-1} w0 w1), and "w0 w1 w2" repeats -> V
+  const d = distinctN([words.join(' ') + ' w0 w1 w2'], undefined, { ns: [3] });
+  close(d.corpus[3], V / (V + 1));
+});

@@ -218,10 +218,21 @@ export interface DistinctResult {
   skippedPrompts: Record<number, number>;
 }
 
-function ngramKeys(tokens: readonly string[], n: number, out: (key: string) => void): number {
+/**
+ * Calls `out` with a key per n-gram of `ids` (token ids < V). Keys are exact numbers
+ * (base-V digits) while V^n < 2^53, strings beyond; numbers make the Sets several times faster.
+ */
+function ngramKeys(ids: Int32Array, n: number, V: number, out: (key: number | string) => void): number {
   let count = 0;
-  for (let i = 0; i + n <= tokens.length; i++) {
-    out(n === 1 ? tokens[i] : tokens.slice(i, i + n).join('\u0001'));
+  const numeric = n * Math.log2(Math.max(V, 2)) < 53;
+  for (let i = 0; i + n <= ids.length; i++) {
+    if (numeric) {
+      let k = 0;
+      for (let j = 0; j < n; j++) k = k * V + ids[i + j];
+      out(k);
+    } else {
+      out(Array.from(ids.subarray(i, i + n)).join(','));
+    }
     count++;
   }
   return count;
@@ -236,23 +247,30 @@ export function distinctN(responses: readonly string[], groups?: readonly number
   const denom = opts.denominator ?? 'ngrams';
   const g = groups ?? responses.map((_, i) => i);
   if (g.length !== responses.length) throw new Error(`distinctN: ${responses.length} responses but ${g.length} group ids`);
-  const tokens = responses.map(whitespaceTokens);
+  // Intern tokens once: n-grams become numbers instead of joined strings.
+  const vocab = new Map<string, number>();
+  const tokens = responses.map((r) => Int32Array.from(whitespaceTokens(r), (w) => {
+    let id = vocab.get(w);
+    if (id === undefined) { id = vocab.size; vocab.set(w, id); }
+    return id;
+  }));
+  const V = vocab.size;
   const byPrompt = new Map<number, number[]>();
   g.forEach((p, i) => { const a = byPrompt.get(p); if (a) a.push(i); else byPrompt.set(p, [i]); });
   const result: DistinctResult = { corpus: {}, perPrompt: {}, skippedPrompts: {} };
   for (const n of ns) {
-    const all = new Set<string>();
+    const all = new Set<number | string>();
     let total = 0;
     let words = 0;
     let ratioSum = 0;
     let prompts = 0;
     let skipped = 0;
     for (const idx of byPrompt.values()) {
-      const local = new Set<string>();
+      const local = new Set<number | string>();
       let localTotal = 0;
       let localWords = 0;
       for (const i of idx) {
-        localTotal += ngramKeys(tokens[i], n, (k) => { local.add(k); all.add(k); });
+        localTotal += ngramKeys(tokens[i], n, V, (k) => { local.add(k); all.add(k); });
         localWords += tokens[i].length;
       }
       total += localTotal;
