@@ -138,3 +138,18 @@ test('sequenceLogprobs: index j scores token j+1; values aligned to [B, T-1]', a
   assert.deepEqual(res.values!.arraySync(), full.values.slice([0, 0], [2, 3]).arraySync());
   vm.dispose();
 });
+
+test('fused logprobsFromLogits equals logSoftmax + gather in values and gradients (random logits)', async () => {
+  await initEngine({ quiet: true });
+  const rng = new Rng(12);
+  const [B, T, V] = [3, 4, 37];
+  const logits = tf.tensor3d(Float32Array.from({ length: B * T * V }, () => rng.normal() * 3), [B, T, V]);
+  const labels = tf.tensor2d(Array.from({ length: B * T }, () => rng.int(V)), [B, T], 'int32');
+  const dy = tf.tensor2d(Array.from({ length: B * T }, () => rng.normal()), [B, T]);
+  const naive = (x: tf.Tensor) => tf.sum(tf.logSoftmax(x).mul(tf.oneHot(labels, V).toFloat()), -1);
+  const a = logprobsFromLogits(logits, labels), b = naive(logits);
+  assert.ok(a.sub(b).abs().max().dataSync()[0] < 1e-5);
+  const ga = tf.grad((x: tf.Tensor) => logprobsFromLogits(x as tf.Tensor3D, labels).mul(dy).sum())(logits);
+  const gb = tf.grad((x: tf.Tensor) => naive(x).mul(dy).sum())(logits);
+  assert.ok(ga.sub(gb).abs().max().dataSync()[0] < 1e-5);
+});

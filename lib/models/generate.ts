@@ -183,14 +183,46 @@ export function generate(model: CausalLM, queries: number[][], opts: GenerateOpt
   return { responses: generated, sequences: queries.map((q, b) => [...q, ...generated[b]]) };
 }
 
+/**
+ * log p(label) per row of 2-D logits, fused: one exp in forward, none in backward (the softmax is
+ * saved), where logSoftmax + gather costs three full-vocabulary exps. d/dlogits = onehot - softmax.
+ */
+const rowLogprobs = tf.customGrad(((...args: unknown[]) => {
+  const [logits, flatIdx, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const [N, V] = logits.shape;
+  const shifted = logits.sub(logits.max(1, true));
+  const e = tf.exp(shifted);
+  const z = e.sum(1, true);
+  const value = tf.gather(shifted.reshape([N * V]), flatIdx).sub(tf.log(z).reshape([N]));
+  save([e.div(z), flatIdx]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [probs, idx] = saved;
+      const onehotDy = tf.unsortedSegmentSum(dy, idx as tf.Tensor1D, N * V).reshape([N, V]);
+      return [onehotDy.sub(probs.mul(dy.reshape([N, 1]))), tf.zerosLike(idx)];
+    },
+  };
+}) as Parameters<typeof tf.customGrad>[0]) as unknown as (logits: tf.Tensor2D, flatIdx: tf.Tensor1D) => tf.Tensor1D;
+
 /** log p(labels) under logits: [B, T, V], [B, T] -> [B, T] (trl logprobs_from_logits). Differentiable. */
 export function logprobsFromLogits(logits: tf.Tensor3D, labels: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
-    const logp = tf.logSoftmax(logits, -1).reshape([B * T * V]);
-    // Flat gather rather than gather(batchDims): its gradient is the fast scatter-add kernel.
-    const flatIdx = tf.range(0, B * T, 1, 'int32').mul(tf.scalar(V, 'int32')).add(labels.reshape([B * T]).toInt());
-    return tf.gather(logp, flatIdx).reshape([B, T]) as tf.Tensor2D;
+    const flatIdx = tf.range(0, B * T, 1, 'int32').mul(tf.scalar(V, 'int32')).add(labels.reshape([B * T]).toInt()) as tf.Tensor1D;
+    return rowLogprobs(logits.reshape([B * T, V]), flatIdx).reshape([B, T]) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Logprobs of each next token for all T positions without slicing the [B, T, V] logits (a full
+ * copy): the last position gets a dummy label and is dropped from the small [B, T] result.
+ */
+function nextTokenLogprobs(logits: tf.Tensor3D, inputIds: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [B, T] = inputIds.shape;
+    const labels = tf.concat([inputIds.slice([0, 1], [B, T - 1]), tf.zeros([B, 1], 'int32')], 1) as tf.Tensor2D;
+    return logprobsFromLogits(logits, labels).slice([0, 0], [B, T - 1]) as tf.Tensor2D;
   });
 }
 
@@ -209,11 +241,9 @@ export function sequenceLogprobs(
     const m = model as { forward(a: ForwardArgs): { logits: tf.Tensor3D; values?: tf.Tensor2D } };
     const out = m.forward({ inputIds, attentionMask, training: opts.training, rng: opts.rng });
     const [B, T, V] = out.logits.shape;
-    const logits = out.logits.slice([0, 0, 0], [B, T - 1, V]) as tf.Tensor3D;
-    const labels = inputIds.slice([0, 1], [B, T - 1]) as tf.Tensor2D;
-    const res: { logprobs: tf.Tensor2D; values?: tf.Tensor2D; logits?: tf.Tensor3D } = { logprobs: logprobsFromLogits(logits, labels) };
+    const res: { logprobs: tf.Tensor2D; values?: tf.Tensor2D; logits?: tf.Tensor3D } = { logprobs: nextTokenLogprobs(out.logits, inputIds) };
     if (out.values) res.values = out.values.slice([0, 0], [B, T - 1]) as tf.Tensor2D;
-    if (opts.returnLogits) res.logits = logits;
+    if (opts.returnLogits) res.logits = out.logits.slice([0, 0, 0], [B, T - 1, V]) as tf.Tensor3D;
     return res;
   });
 }
@@ -224,7 +254,7 @@ export function lmLoss(model: CausalLM, inputIds: tf.Tensor2D, attentionMask?: t
     const lm = unwrap(model);
     const [B, T] = inputIds.shape;
     const { logits } = lm.forward({ inputIds, attentionMask, training: opts.training, rng: opts.rng });
-    const lp = logprobsFromLogits(logits.slice([0, 0, 0], [B, T - 1, -1]) as tf.Tensor3D, inputIds.slice([0, 1], [B, T - 1]) as tf.Tensor2D);
+    const lp = nextTokenLogprobs(logits, inputIds);
     if (!attentionMask) return lp.mean().neg() as tf.Scalar;
     const m = attentionMask.slice([0, 1], [B, T - 1]).toFloat();
     return lp.mul(m).sum().div(m.sum().maximum(1)).neg() as tf.Scalar;
