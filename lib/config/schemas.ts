@@ -199,8 +199,9 @@ export const SFT_SCHEMA: Schema = {
   'sft.save_every': { ...posInt, nullable: true },
 };
 
-export function loadTrainConfig(file: string | undefined, sets: string[] = []): TrainConfig {
-  const cfg = resolveConfig<TrainConfig>({ schema: TRAIN_SCHEMA, defaults: TRAIN_DEFAULTS as unknown as Record<string, Json>, file, sets });
+/** defaults <- file (or an already-parsed object, named `file` in errors) <- --set overrides. */
+export function loadTrainConfig(file: string | undefined, sets: string[] = [], fileObject?: Record<string, Json>): TrainConfig {
+  const cfg = resolveConfig<TrainConfig>({ schema: TRAIN_SCHEMA, defaults: TRAIN_DEFAULTS as unknown as Record<string, Json>, file, sets, fileObject });
   const where = file ?? '<config>';
   if (cfg.ppo.batch_size % cfg.ppo.mini_batch_size !== 0) {
     throw new Error(`${where}: field "ppo.mini_batch_size" (${cfg.ppo.mini_batch_size}) must divide ppo.batch_size (${cfg.ppo.batch_size})`);

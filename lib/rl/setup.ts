@@ -1,0 +1,110 @@
+/**
+ * Build what `rarlhf sft` / `rarlhf train` need from a resolved config: models from checkpoint
+ * folders, the tokenizer, the reward model, and prompts/texts from the task. Thin glue over
+ * lib/models, lib/rewards and lib/data so the CLI commands stay small.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Rng } from '../engine';
+import { loadCheckpoint } from '../models/checkpoint';
+import { hubDownload } from '../models/hub';
+import { GPT2LMHeadModel, GPT2WithValueHead, gpt2Config } from '../models/gpt2';
+import { resolveDataDir } from '../data/paths';
+import { loadTask } from '../data/tasks';
+import { loadRewardModel } from '../rewards/load';
+import type { RewardModel } from '../rewards/types';
+import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
+import type { SFTConfig, TrainConfig } from '../config/schemas';
+
+export function defaultTokenizer(dataDir: string | null): GPT2Tokenizer {
+  return GPT2Tokenizer.fromDir(path.join(resolveDataDir(dataDir ?? undefined), 'tokenizers', 'gpt2'));
+}
+
+/**
+ * A checkpoint folder, or a Hugging Face id ("gpt2", "lvwerra/gpt2-imdb") fetched into / read from
+ * the local HF cache by lib/models/hub.ts (needs the network the first time).
+ */
+async function checkpointAt(dir: string, field: string): Promise<ReturnType<typeof loadCheckpoint>> {
+  if (!dir) throw new Error(`config field "${field}" is empty: give a checkpoint folder (e.g. the SFT run's checkpoints/final)`);
+  if (fs.existsSync(dir)) return loadCheckpoint(dir);
+  if (/^[\w.-]+(\/[\w.-]+)?$/.test(dir) && !dir.startsWith('.')) {
+    try {
+      return loadCheckpoint((await hubDownload(dir, { progress: false })).snapshotDir);
+    } catch (e) {
+      throw new Error(`config field "${field}": "${dir}" is not a folder and not available as a Hugging Face model (${(e as Error).message})`);
+    }
+  }
+  throw new Error(`config field "${field}": checkpoint folder ${dir} does not exist`);
+}
+
+/** A GPT2LMHeadModel with the LM weights of checkpoint `dir` (a value head in it is ignored). */
+export async function loadLM(dir: string, field: string): Promise<{ lm: GPT2LMHeadModel; tokenizer?: GPT2Tokenizer }> {
+  const ck = await checkpointAt(dir, field);
+  const lm = new GPT2LMHeadModel(ck.config, { init: false });
+  lm.loadWeights(new Map([...ck.weights].filter(([n]) => !n.startsWith('v_head.'))), { strict: true, source: dir });
+  for (const t of ck.weights.values()) t.dispose();
+  return { lm, tokenizer: ck.tokenizer };
+}
+
+/** Policy with value head: v_head from the checkpoint when it has one, else freshly initialised (trl). */
+export async function loadPolicy(dir: string, field: string, valueHeadSeed: number): Promise<{ policy: GPT2WithValueHead; tokenizer?: GPT2Tokenizer }> {
+  const ck = await checkpointAt(dir, field);
+  const policy = new GPT2WithValueHead(new GPT2LMHeadModel(ck.config, { init: false }), { seed: valueHeadSeed });
+  policy.loadWeights(ck.weights, { strict: ck.hasValueHead, source: dir });
+  for (const t of ck.weights.values()) t.dispose();
+  return { policy, tokenizer: ck.tokenizer };
+}
+
+export interface PPOSetup {
+  policy: GPT2WithValueHead;
+  ref: GPT2LMHeadModel;
+  tokenizer: GPT2Tokenizer;
+  rewardModel: RewardModel;
+  trainPrompts: number[][];
+  notes: string[];
+}
+
+export async function setupPPO(cfg: TrainConfig): Promise<PPOSetup> {
+  const p = await loadPolicy(cfg.model.policy, 'model.policy', cfg.model.value_head_seed);
+  const policy = p.policy;
+  const ref = (await loadLM(cfg.model.ref ?? cfg.model.policy, cfg.model.ref ? 'model.ref' : 'model.policy')).lm;
+  const tokenizer = p.tokenizer ?? defaultTokenizer(cfg.data_dir);
+  if (tokenizer.vocabSize > policy.config.vocab_size) {
+    throw new Error(`tokenizer has ${tokenizer.vocabSize} tokens but the policy's vocab_size is ${policy.config.vocab_size}`);
+  }
+  const rewardModel = await loadRewardModel(cfg.reward.model);
+  const task = await loadTask(cfg.task, { dataDir: cfg.data_dir ?? undefined, tokenizer });
+  let trainPrompts = task.train.map((t) => t.queryIds).filter((q) => q.length > 0);
+  if (cfg.train.max_prompts !== null && trainPrompts.length > cfg.train.max_prompts) trainPrompts = trainPrompts.slice(0, cfg.train.max_prompts);
+  return { policy, ref, tokenizer, rewardModel, trainPrompts, notes: task.notes };
+}
+
+export interface SFTSetup {
+  model: GPT2LMHeadModel;
+  tokenizer: GPT2Tokenizer;
+  texts: string[];
+  notes: string[];
+}
+
+export async function setupSFT(cfg: SFTConfig): Promise<SFTSetup> {
+  let model: GPT2LMHeadModel;
+  let tokenizer: GPT2Tokenizer | undefined = cfg.model.tokenizer ? GPT2Tokenizer.fromDir(cfg.model.tokenizer) : undefined;
+  if (cfg.model.init) {
+    const l = await loadLM(cfg.model.init, 'model.init');
+    model = l.lm;
+    tokenizer = tokenizer ?? l.tokenizer;
+  }
+  tokenizer = tokenizer ?? defaultTokenizer(cfg.data_dir);
+  if (!cfg.model.init) {
+    const s = cfg.model.scratch;
+    const eos = tokenizer.eosTokenId;
+    model = new GPT2LMHeadModel(
+      gpt2Config({ vocab_size: tokenizer.vocabSize, n_layer: s.n_layer, n_embd: s.n_embd, n_head: s.n_head, n_positions: s.n_positions, resid_pdrop: s.dropout, embd_pdrop: s.dropout, attn_pdrop: s.dropout, bos_token_id: eos, eos_token_id: eos }),
+      { seed: cfg.seed },
+    );
+  }
+  const task = await loadTask(cfg.task, { dataDir: cfg.data_dir ?? undefined, tokenizer });
+  let texts = task.sftTexts;
+  if (cfg.sft.max_texts !== null && texts.length > cfg.sft.max_texts) texts = new Rng(cfg.seed).shuffle(texts).slice(0, cfg.sft.max_texts);
+  return { model: model!, tokenizer, texts, notes: task.notes };
+}
