@@ -1,0 +1,225 @@
+/**
+ * The miniature paper reproduction (`rarlhf repro`): the paper's protocol on imdb-mini /
+ * jigsaw-mini, then Table 2's columns as mean ± std over seeds for GPT2 / SFT / RLHF / RA-RLHF.
+ *
+ *   shared, cached by config hash under <cache>/<task>/:  tokenizer -> pretrain ("GPT2") -> SFT; reward model
+ *   per seed, under <out>/seed-<s>/:                      RLHF, RA-RLHF (same budget and seed) -> generations
+ *   <out>/results.md, results.json, figures/
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { initEngine } from '../engine';
+import { Rng } from '../engine/rng';
+import { GPT2LMHeadModel } from '../models/gpt2';
+import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
+import { trainByteLevelBPE } from '../text/bpe-trainer';
+import { loadTask, getTaskSpec, type TaskData } from '../data/tasks';
+import { loadImdb } from '../data/imdb';
+import { trainImdbReward, trainToxicityReward } from '../rewards/train';
+import { KitRewardModel } from '../rewards/trained';
+import { writeGenerations } from '../eval/generations';
+import { meanQuantileCurves, type EvalResult } from '../eval/evaluate';
+import { readMetricsJsonl } from '../eval/figures';
+import { Progress, Stage, configHash, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
+import { loadLM, saveLM, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
+import { runPPOStage } from '../pipeline/ppo-adapter';
+import { generationRows } from '../pipeline/generations';
+import { evalSpec, evaluateFile, modelPerplexity, resultsTable, writeFigures } from '../pipeline/report';
+import { reproConfig, type ReproConfig } from './config';
+
+export interface ReproOptions {
+  task: 'imdb-mini' | 'jigsaw-mini' | string;
+  dataDir?: string;
+  seeds: number[];
+  out: string;
+  /** shared stage cache (default <out>/../cache) */
+  cacheDir?: string;
+  quick?: boolean;
+  quiet?: boolean;
+  png?: boolean;
+}
+
+export const REPRO_MODELS = ['gpt2', 'sft', 'rlhf', 'ra_rlhf'] as const;
+
+export interface ReproResult {
+  out: string;
+  results: string;
+  timings: StageRecord[];
+  totalSeconds: number;
+  table: string;
+}
+
+/** Shared stages; each key covers everything its output depends on. */
+async function sharedStages(cfg: ReproConfig, task: TaskData, o: ReproOptions, cache: string, progress: Progress, timings: StageRecord[]) {
+  const stage = (name: string, key: unknown) => new Stage(path.join(cache, `${name}-${configHash(key)}`), name, key);
+  const imdb = task.spec.dataset === 'imdb';
+
+  // Pretraining text: IMDB all train reviews (both classes); Jigsaw-mini its train-half texts.
+  const pretrainTexts = async (): Promise<string[]> => {
+    if (imdb) return (await loadImdb('train', { dataDir: o.dataDir, minChars: -1 })).rows.map((r) => r.text);
+    return [...new Set([...task.train.map((p) => p.text), ...task.sftTexts])];
+  };
+  let texts: string[] | null = null;
+  const getTexts = async () => (texts ??= new Rng(cfg.pretrain.seed).shuffle(await pretrainTexts()).slice(0, cfg.pretrain.maxTexts ?? undefined));
+
+  const tokKey = { task: cfg.task, tokenizer: cfg.tokenizer, pretrainTexts: cfg.pretrain.maxTexts, seed: cfg.pretrain.seed };
+  const tokStage = stage('tokenizer', tokKey);
+  await runStage(tokStage, progress, async (st) => {
+    const { tokenizer, stats } = trainByteLevelBPE((await getTexts()).slice(0, cfg.tokenizer.maxTexts), { vocabSize: cfg.tokenizer.vocabSize });
+    tokenizer.save(st.dir);
+    return { vocabSize: tokenizer.vocabSize, merges: stats.merges };
+  }, timings);
+  const tokenizer = GPT2Tokenizer.fromDir(tokStage.dir);
+  const eos = tokenizer.eosTokenId;
+
+  const preKey = { tok: configHash(tokKey), model: cfg.model, pretrain: cfg.pretrain };
+  const preStage = stage('pretrain', preKey);
+  await runStage(preStage, progress, async (st) => {
+    const seqs = (await getTexts()).map((t) => [...tokenizer.encode(t).slice(0, cfg.pretrain.maxLength - 1), eos]);
+    const model = new GPT2LMHeadModel(tinyGPT2Config(cfg.model, tokenizer), { seed: cfg.pretrain.seed });
+    progress.start('pretrain', Math.ceil(seqs.length / cfg.pretrain.batchSize) * cfg.pretrain.epochs);
+    const losses = trainCausalLM(model, seqs, eos, {
+      ...cfg.pretrain, onStep: (s, _t, loss) => { if (s % 10 === 0) st.log({ step: s, loss }); progress.update(s, `loss ${loss.toFixed(3)}`); },
+    });
+    saveLM(model, tokenizer, path.join(st.dir, 'model'), { stage: 'pretrain', task: cfg.task });
+    model.dispose();
+    return { texts: seqs.length, steps: losses.length, firstLoss: losses[0], finalLoss: losses[losses.length - 1] };
+  }, timings);
+
+  const sftKey = { pre: configHash(preKey), sft: cfg.sft, sftTexts: task.sftTexts.length };
+  const sftStage = stage('sft', sftKey);
+  await runStage(sftStage, progress, async (st) => {
+    const { model } = loadLM(path.join(preStage.dir, 'model'));
+    const sftTexts = cfg.sft.maxTexts ? task.sftTexts.slice(0, cfg.sft.maxTexts) : task.sftTexts;
+    const seqs = sftTexts.map((t) => [...tokenizer.encode(t).slice(0, cfg.sft.maxLength - 1), eos]);
+    progress.start('sft', Math.ceil(seqs.length / cfg.sft.batchSize) * cfg.sft.epochs);
+    const losses = trainCausalLM(model, seqs, eos, { ...cfg.sft, onStep: (s, _t, loss) => { st.log({ step: s, loss }); progress.update(s, `loss ${loss.toFixed(3)}`); } });
+    saveLM(model, tokenizer, path.join(st.dir, 'model'), { stage: 'sft', task: cfg.task });
+    model.dispose();
+    return { texts: seqs.length, steps: losses.length, firstLoss: losses[0], finalLoss: losses[losses.length - 1] };
+  }, timings);
+
+  const rewardKind = imdb ? 'imdb' : 'toxicity';
+  const rwStage = stage(`reward-${rewardKind}`, { kind: rewardKind, reward: cfg.reward });
+  await runStage(rwStage, progress, async (st) => {
+    const opts = { dataDir: o.dataDir, limit: cfg.reward.limit ?? undefined, hyper: cfg.reward.hashBits ? { hashBits: cfg.reward.hashBits } : undefined, log: (m: string) => { st.log({ msg: m }); progress.log(`  ${m}`); } };
+    const { model, fit } = imdb ? await trainImdbReward(opts) : await trainToxicityReward(opts);
+    await model.save(path.join(st.dir, 'model'));
+    model.dispose();
+    return { steps: fit.steps, trainSeconds: fit.seconds };
+  }, timings);
+
+  return { tokenizer, gpt2: path.join(preStage.dir, 'model'), sft: path.join(sftStage.dir, 'model'), reward: path.join(rwStage.dir, 'model') };
+}
+
+export async function runRepro(o: ReproOptions): Promise<ReproResult> {
+  const t0 = performance.now();
+  const spec = getTaskSpec(o.task);
+  const cfg = reproConfig(spec, { quick: o.quick });
+  const out = path.resolve(o.out);
+  const cache = path.resolve(o.cacheDir ?? path.join(out, '..', 'cache'), cfg.task);
+  fs.mkdirSync(out, { recursive: true });
+  writeJson(path.join(out, 'config.json'), { ...cfg, seeds: o.seeds, cache, taskNotes: spec.notes });
+  const progress = new Progress(o.quiet);
+  const timings: StageRecord[] = [];
+  const engine = await initEngine({ quiet: o.quiet });
+  progress.log(`rarlhf repro ${cfg.task} seeds [${o.seeds.join(', ')}] -> ${out} (cache ${cache}, backend ${engine.backend})`);
+
+  // Prompts need the policy tokenizer: train it first (from raw task text), then load the task with it.
+  const task0 = await loadTask(o.task, { dataDir: o.dataDir, tokenizer: { encode: () => [0], decode: () => '' } });
+  const shared = await sharedStages(cfg, task0, o, cache, progress, timings);
+  const task = await loadTask(o.task, { dataDir: o.dataDir, tokenizer: shared.tokenizer });
+  const reward = await KitRewardModel.load(shared.reward);
+  const testPrompts = task.test.slice(0, cfg.eval.nPrompts);
+  const pplTexts = task.test.filter((p) => p.label === (spec.dataset === 'imdb' ? 1 : 0)).slice(0, cfg.eval.perplexityTexts).map((p) => p.text);
+
+  // Perplexity of GPT2 / SFT does not depend on the seed: once.
+  const pplOf = async (dir: string) => {
+    const { model } = loadLM(dir);
+    try { return (await modelPerplexity(model, shared.tokenizer, pplTexts, cfg.eval.perplexityChars)).mean; } finally { model.dispose(); }
+  };
+  const ppl: Record<string, number[]> = { gpt2: [], sft: [], rlhf: [], ra_rlhf: [] };
+  const basePpl = { gpt2: await pplOf(shared.gpt2), sft: await pplOf(shared.sft) };
+
+  const results: EvalResult[] = [];
+  const spec4 = evalSpec(REPRO_MODELS, cfg.eval.tail, cfg.eval.cvarAlpha, false);
+  for (const seed of o.seeds) {
+    const seedDir = path.join(out, `seed-${seed}`);
+    const prompts = task.train.map((p) => p.queryIds);
+    const ckpt: Record<string, string> = { gpt2: shared.gpt2, sft: shared.sft };
+    for (const algo of ['rlhf', 'ra_rlhf'] as const) {
+      const key = { algo, seed, ppo: cfg.ppo, risk: algo === 'ra_rlhf' ? cfg.risk : null, sft: shared.sft, reward: shared.reward, trainPrompts: prompts.length };
+      await runStage(new Stage(path.join(seedDir, algo), `${algo} seed ${seed}`, key), progress, async (st) =>
+        runPPOStage({ algo, task: cfg.task, initDir: shared.sft, outDir: st.dir, prompts, reward, tokenizer: shared.tokenizer, ppo: cfg.ppo, risk: cfg.risk, seed, progress }), timings);
+      ckpt[algo] = path.join(seedDir, algo, 'checkpoints', 'final');
+    }
+    const genFile = path.join(seedDir, 'generations.jsonl');
+    await runStage(new Stage(path.join(seedDir, 'generations'), `generations seed ${seed}`, { seed, eval: cfg.eval, ckpt }), progress, async () => {
+      const models = REPRO_MODELS.map((name) => ({ name, ...loadLM(ckpt[name]) }));
+      progress.start('generate', testPrompts.length * models.length);
+      const rows = await generationRows(testPrompts.map((p) => ({ prompt: p.query, cls: p.label })), models, reward, {
+        maxNewTokens: cfg.eval.maxNewTokens, minNewTokens: cfg.eval.minNewTokens, seed, onProgress: (d) => progress.update(d),
+      });
+      progress.stop();
+      writeGenerations(genFile, rows);
+      for (const m of models) m.model.dispose();
+      return { rows: rows.length };
+    }, timings);
+    results.push(evaluateFile(genFile, spec4));
+    ppl.gpt2.push(basePpl.gpt2);
+    ppl.sft.push(basePpl.sft);
+    ppl.rlhf.push(await pplOf(ckpt.rlhf));
+    ppl.ra_rlhf.push(await pplOf(ckpt.ra_rlhf));
+  }
+
+  const table = resultsTable(results, ppl);
+  const curves = meanQuantileCurves(results);
+  const seed0 = path.join(out, `seed-${o.seeds[0]}`);
+  const figs = await writeFigures(path.join(out, 'figures'), {
+    curves: (['rlhf', 'ra_rlhf'] as const).flatMap((a) => o.seeds.map((s) => ({ name: `${a} seed ${s}`, records: readMetricsJsonl(path.join(out, `seed-${s}`, a, 'metrics.jsonl')) }))),
+    quantiles: { q: results[0].quantiles.q, curves },
+    shift: { result: results[0], classNames: { '0': spec.classNames[0], '1': spec.classNames[1] }, quantileCurves: curves },
+  }, o.png ?? true);
+  const totalSeconds = (performance.now() - t0) / 1000;
+  writeJson(path.join(out, 'results.json'), { task: cfg.task, seeds: o.seeds, config: cfg, table: table.rows, perplexity: ppl, timings, totalSeconds, seed0Dir: seed0 });
+  const md = renderResults(cfg, spec.notes, o, table.markdown, timings, totalSeconds, figs.png.map((f) => path.relative(out, f)), figs.html.map((f) => path.relative(out, f)));
+  const resultsFile = path.join(out, 'results.md');
+  fs.writeFileSync(resultsFile, md);
+  await reward.dispose();
+  progress.log(`results: ${resultsFile} (${totalSeconds.toFixed(0)} s)`);
+  return { out, results: resultsFile, timings, totalSeconds, table: table.markdown };
+}
+
+function renderResults(cfg: ReproConfig, notes: string[], o: ReproOptions, table: string, timings: StageRecord[], total: number, pngs: string[], htmls: string[]): string {
+  return `# Miniature reproduction: ${cfg.task}${o.quick ? ' (quick test config: numbers are not meaningful)' : ''}
+
+Paper Table 2 columns, mean ± sample std over ${o.seeds.length} seed(s) [${o.seeds.join(', ')}]. GPT2 = the policy after
+causal-LM pretraining on the task text; SFT = after supervised fine-tuning on ${cfg.task.startsWith('imdb') ? 'positive reviews' : 'non-toxic comments'};
+RLHF / RA-RLHF = PPO from SFT, same budget and seed (${cfg.ppo.steps} steps x ${cfg.ppo.batchSize} prompts, ${cfg.ppo.ppoEpochs} PPO epochs, lr ${cfg.ppo.lr}),
+RA-RLHF with the soft-risk schedule alpha ${cfg.risk.alpha}, n ${cfg.risk.warmStart}, rho ${cfg.risk.rho}, M ${cfg.ppo.steps}.
+Every model is sampled on ${cfg.eval.nPrompts} held-out test prompts with each seed (the paper copies one seed's GPT2/SFT
+numbers, giving std 0; here their std is sampling noise). Tail = prompt score <= ${cfg.eval.tail}; CVaR at alpha ${cfg.eval.cvarAlpha};
+perplexity on ${cfg.eval.perplexityTexts} held-out ${cfg.task.startsWith('imdb') ? 'positive reviews' : 'non-toxic comments'} (first ${cfg.eval.perplexityChars} chars, cut to the ${cfg.model.n_positions - 1}-token context).
+Reward = the kit's reward model (see lib/rewards), on the paper classifier's scale.
+
+${table}
+
+## What was scaled and why
+
+Policy: GPT-2 architecture, ${cfg.model.n_layer} layers, d ${cfg.model.n_embd}, ${cfg.model.n_head} heads, context ${cfg.model.n_positions}, BPE vocabulary ${cfg.tokenizer.vocabSize}
+trained on the task text (no pretrained GPT-2 weights offline; see lib/repro/config.ts). Task scaling (lib/data/task-specs.ts):
+${notes.map((n) => `- ${n}`).join('\n')}
+
+## Figures
+
+${pngs.map((f) => `![${path.basename(f, '.png')}](${f})`).join('\n\n') || '(no PNG: Chromium not found)'}
+
+Interactive: ${htmls.map((f) => `[${path.basename(f)}](${f})`).join(', ')}
+
+## Timings (${(total / 60).toFixed(1)} min total)
+
+| stage | seconds | cached (seconds of the run that made it) |
+|---|---:|---|
+${timings.map((t) => `| ${t.stage} | ${t.seconds.toFixed(1)} | ${t.cached ? 'yes' : ''} |`).join('\n')}
+`;
+}
