@@ -5,6 +5,7 @@
 const BENCHES: Record<string, string> = {
   engine: '../../engine/bench',
   text: '../../text/bench',
+  data: '../../data/bench',
   ppo: '../../rl/bench',
   reward: '../../rewards/bench',
   eval: '../../eval/bench',
