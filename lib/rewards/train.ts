@@ -10,7 +10,7 @@ import {
   loadImdbLabelled, loadImdbReference, loadToxicityLabelled, rowIsRewardEval, rowIsRewardTrain,
   type ReferenceRow, type SentimentRow, type ToxicityRow,
 } from './data';
-import { linearFit, mean, std, accuracy } from './stats';
+import { accuracy, linearFit, mean, spearman, std } from './stats';
 import { KIT_FORMAT, KitRewardModel, type KitRewardConfig } from './trained';
 
 export interface TrainHyper {
@@ -35,7 +35,7 @@ export interface TrainOptions {
   /** Use only the first n training rows after shuffling (tests, quick runs). */
   limit?: number;
   log?: (msg: string) => void;
-  /** IMDB only: how z is mapped onto the distilbert logit scale (see fitCalibration). */
+  /** How z is mapped onto the reference model's scale (see fitCalibration). */
   calibration?: 'moments' | 'lsq';
 }
 
@@ -99,12 +99,11 @@ export function calibrationRows(reference: readonly ReferenceRow[]): { fit: Refe
 }
 
 /**
- * reward = scale * z + shift from the calibration half of the reference rows. 'moments' (default)
- * matches mean and std, so the reward has distilbert's spread; 'lsq' minimises squared error but
+ * reward = scale * z + shift fitted on rows the model was not trained on. 'moments' (default)
+ * matches mean and std, so the reward has the reference model's spread; 'lsq' minimises squared error but
  * shrinks the spread by the correlation (regression dilution), which would weaken the PPO reward.
  */
-export function fitCalibration(z: number[], ref: number[], method: 'moments' | 'lsq'): KitRewardConfig['calibration'] {
-  const where = `${z.length} distilbert-imdb reference rows (MD5-even half; all excluded from training)`;
+export function fitCalibration(z: number[], ref: number[], method: 'moments' | 'lsq', where = `${z.length} rows`): KitRewardConfig['calibration'] {
   if (method === 'lsq') {
     const { slope, intercept } = linearFit(z, ref);
     return { scale: slope, shift: intercept, method: `least squares of the reference logit on z over ${where}` };
@@ -131,7 +130,7 @@ export async function trainImdbReward(opts: TrainOptions = {}): Promise<{ model:
   });
   const { fit: calRows } = calibrationRows(data.reference);
   const z = await model.rawScores(calRows.map((r) => r.text));
-  model.config.calibration = fitCalibration(z, calRows.map((r) => r.logit), opts.calibration ?? 'moments');
+  model.config.calibration = fitCalibration(z, calRows.map((r) => r.logit), opts.calibration ?? 'moments', `${z.length} distilbert-imdb reference rows (MD5-even half; all excluded from training)`);
   model.config.training = { ...h, trainRows: train.length, valRows: data.val.length, excluded: data.excluded, seconds: fit.seconds, steps: fit.steps, epochLoss: fit.epochLoss, zOnCalibrationRows: { mean: mean(z), std: std(z) } };
   return { model, fit };
 }
@@ -183,9 +182,18 @@ export async function trainToxicityReward(opts: TrainOptions = {}): Promise<{ mo
   const fit = await fitKitModel(model, examples, {
     ...h,
     log,
-    afterEpoch: async () => `val acc ${accuracy(await model.rawScores(valTexts), valNonToxic).toFixed(4)}`,
+    afterEpoch: async () => {
+      const z = await model.rawScores(valTexts);
+      const zr = z.filter((_, i) => data.val[i].reward !== undefined);
+      const ref = data.val.filter((r) => r.reward !== undefined).map((r) => r.reward!);
+      return `val acc ${accuracy(z, valNonToxic).toFixed(4)} val Spearman vs toxic-bert ${spearman(zr, ref).toFixed(4)} (n=${ref.length})`;
+    },
   });
-  model.config.calibration = { scale: 1, shift: 0, method: 'identity: trained on the toxic-bert reward scale' };
+  // z is on the toxic-bert scale already, but the BCE rows compress its spread; match mean/std on
+  // the validation Jigsaw rows (reward-train side of the held-out rule, not used by the fit)
+  const valRef = data.val.filter((r) => r.reward !== undefined);
+  const zVal = await model.rawScores(valRef.map((r) => r.text));
+  model.config.calibration = fitCalibration(zVal, valRef.map((r) => r.reward!), opts.calibration ?? 'moments', `${valRef.length} validation Jigsaw rows with toxic-bert rewards (reward-train side, not used by the fit)`);
   model.config.training = { ...h, trainRows: train.length, valRows: data.val.length, heldOutRows: data.heldOut, ambiguousRows: data.ambiguous, bySource, seconds: fit.seconds, steps: fit.steps, epochLoss: fit.epochLoss, heldOutRule: 'isRewardTrainRow(text): FNV-1a(text) even (lib/rewards/heldout.ts)' };
   return { model, fit };
 }

@@ -1,0 +1,13 @@
+/**
+ * Reward models (docs/ARCHITECTURE.md): `RewardModel.score(texts) -> rewards`, one factory
+ * `loadRewardModel(spec)` for kit folders, ONNX folders and Hugging Face ids in the local cache.
+ */
+export { checkTexts, scoreInBatches, type RewardModel, type ScoreOptions } from './types';
+export { loadRewardModel, resolveHubModel, type RewardSpec } from './load';
+export { OnnxRewardModel, KNOWN_HEADS, inferHead, type OnnxHead } from './onnx';
+export { KitRewardModel, KIT_FORMAT, type KitRewardConfig } from './trained';
+export { trainImdbReward, trainToxicityReward, fitCalibration, DEFAULT_HYPER, type TrainHyper, type TrainOptions } from './train';
+export { evaluateImdb, evaluateToxicity, type ImdbEval, type ToxicityEval } from './evaluate';
+export { isRewardTrainRow, isRewardEvalRow } from './heldout';
+export { accuracy, pearson, rankAverage, rmse, rocAuc, spearman } from './stats';
+export { writeTinyClassifier, bertTokenizerJson, readVocabTxt } from './tiny';
