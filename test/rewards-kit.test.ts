@@ -10,7 +10,7 @@ import { fitKitModel } from '../lib/rewards/fit';
 import { loadRewardModel } from '../lib/rewards/load';
 import { accuracy } from '../lib/rewards/stats';
 import { fitCalibration, trainImdbReward } from '../lib/rewards/train';
-import { KIT_FORMAT, KitRewardModel } from '../lib/rewards/trained';
+import { KIT_FORMAT, KitRewardModel, type KitRewardConfig } from '../lib/rewards/trained';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-kit-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -34,7 +34,7 @@ test('features: lowercase, <br /> stripped, unigrams + bigrams, L2-normalised su
 });
 
 test('the linear model is w·x + b and fitting a regression target recovers it', async () => {
-  const cfg = { format: KIT_FORMAT, version: 1 as const, name: 't', task: 'toxicity' as const, features: { hashBits: 8, ngrams: 1 as const }, calibration: { scale: 1, shift: 0, method: 'identity' }, rewardScale: 'test' };
+  const cfg: KitRewardConfig = { format: KIT_FORMAT, version: 1, name: 't', task: 'toxicity', features: { hashBits: 8, ngrams: 1 }, calibration: { scale: 1, shift: 0, method: 'identity' }, rewardScale: 'test' };
   const m = await KitRewardModel.create(cfg);
   // target: reward = +3 for texts with "nice", −3 with "awful"
   const texts = ['nice', 'awful', 'nice nice', 'awful awful'];
@@ -87,7 +87,10 @@ test('calibration: moments matches mean/std, lsq is the least-squares line', () 
 });
 
 test('bad input: empty texts, broken model folders', async () => {
-  const cfg = { format: KIT_FORMAT, version: 1 as const, name: 'e', task: 'imdb' as const, features: { hashBits: 4, ngrams: 2 as const }, calibration: { scale: 1, shift: 0, method: 'identity' }, rewardScale: 'test' };
+  const cfg: KitRewardConfig = { format: KIT_FORMAT, version: 1, name: 'e', task: 'imdb', features: { hashBits: 4, ngrams: 2 }, calibration: { scale: 1, shift: 0, method: 'identity' }, rewardScale: 'test' };
+  const clipped = await KitRewardModel.create({ ...cfg, calibration: { scale: 1, shift: 5, method: 'test', clip: [-1, 2] } });
+  assert.deepEqual(await clipped.score(['anything']), [2]); // z = 0 -> 5, clipped to 2
+  clipped.dispose();
   const before = tf.memory().numTensors;
   const m = await KitRewardModel.create(cfg);
   await m.score(['scoring leaves no tensors behind']);

@@ -193,7 +193,11 @@ export async function trainToxicityReward(opts: TrainOptions = {}): Promise<{ mo
   // the validation Jigsaw rows (reward-train side of the held-out rule, not used by the fit)
   const valRef = data.val.filter((r) => r.reward !== undefined);
   const zVal = await model.rawScores(valRef.map((r) => r.text));
-  model.config.calibration = fitCalibration(zVal, valRef.map((r) => r.reward!), opts.calibration ?? 'moments', `${valRef.length} validation Jigsaw rows with toxic-bert rewards (reward-train side, not used by the fit)`);
+  const cal = fitCalibration(zVal, valRef.map((r) => r.reward!), opts.calibration ?? 'moments', `${valRef.length} validation Jigsaw rows with toxic-bert rewards (reward-train side, not used by the fit)`);
+  // toxic-bert's logit saturates; a linear model does not (short texts with strong n-grams go far
+  // past it), so clip to the range of the toxic-bert rewards seen in training
+  const seen = train.filter((r) => r.reward !== undefined).map((r) => r.reward!);
+  model.config.calibration = { ...cal, clip: [Math.min(...seen), Math.max(...seen)] };
   model.config.training = { ...h, trainRows: train.length, valRows: data.val.length, heldOutRows: data.heldOut, ambiguousRows: data.ambiguous, bySource, seconds: fit.seconds, steps: fit.steps, epochLoss: fit.epochLoss, heldOutRule: 'isRewardTrainRow(text): FNV-1a(text) even (lib/rewards/heldout.ts)' };
   return { model, fit };
 }

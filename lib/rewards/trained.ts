@@ -22,8 +22,8 @@ export interface KitRewardConfig {
   name: string;
   task: 'imdb' | 'toxicity';
   features: FeatureConfig;
-  /** reward = scale * z + shift. */
-  calibration: { scale: number; shift: number; method: string };
+  /** reward = scale * z + shift, then clipped to `clip` when given. */
+  calibration: { scale: number; shift: number; method: string; clip?: [number, number] };
   /** What the reward approximates, in words. */
   rewardScale: string;
   training?: Record<string, unknown>;
@@ -76,8 +76,9 @@ export class KitRewardModel implements RewardModel {
   }
 
   async score(texts: string[], opts?: ScoreOptions): Promise<number[]> {
-    const { scale, shift } = this.config.calibration;
-    return (await this.rawScores(texts, opts)).map((z) => scale * z + shift);
+    const { scale, shift, clip } = this.config.calibration;
+    const [lo, hi] = clip ?? [-Infinity, Infinity];
+    return (await this.rawScores(texts, opts)).map((z) => Math.min(hi, Math.max(lo, scale * z + shift)));
   }
 
   async save(dir: string): Promise<void> {
@@ -100,6 +101,10 @@ export class KitRewardModel implements RewardModel {
     if (!Number.isInteger(bits) || bits < 1 || bits > 26) throw new Error(`${cfgFile}: field "features.hashBits" must be an integer in 1..26, got ${bits}`);
     for (const f of ['scale', 'shift'] as const) {
       if (!Number.isFinite(config.calibration?.[f])) throw new Error(`${cfgFile}: field "calibration.${f}" must be a finite number`);
+    }
+    const clip = config.calibration.clip;
+    if (clip !== undefined && !(Array.isArray(clip) && clip.length === 2 && clip[0] < clip[1])) {
+      throw new Error(`${cfgFile}: field "calibration.clip" must be [low, high] with low < high, got ${JSON.stringify(clip)}`);
     }
     const wFile = path.join(dir, 'model.safetensors');
     const t = readSafetensors(wFile).tensors;
