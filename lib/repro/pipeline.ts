@@ -181,8 +181,8 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
     shift: { result: results[0], classNames: { '0': spec.classNames[0], '1': spec.classNames[1] }, quantileCurves: curves },
   }, o.png ?? true);
   const totalSeconds = (performance.now() - t0) / 1000;
-  writeJson(path.join(out, 'results.json'), { task: cfg.task, seeds: o.seeds, config: cfg, table: table.rows, perplexity: ppl, timings, totalSeconds, seed0Dir: seed0 });
-  const md = renderResults(cfg, spec.notes, o, table.markdown, timings, totalSeconds, figs.png.map((f) => path.relative(out, f)), figs.html.map((f) => path.relative(out, f)));
+  writeJson(path.join(out, 'results.json'), { task: cfg.task, seeds: o.seeds, config: cfg, table: table.rows, perplexity: ppl, perplexityTexts: pplTexts.length, timings, totalSeconds, seed0Dir: seed0 });
+  const md = renderResults(cfg, spec.notes, o, pplTexts.length, table.markdown, timings, totalSeconds, figs.png.map((f) => path.relative(out, f)), figs.html.map((f) => path.relative(out, f)));
   const resultsFile = path.join(out, 'results.md');
   fs.writeFileSync(resultsFile, md);
   await reward.dispose();
@@ -190,7 +190,7 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   return { out, results: resultsFile, timings, totalSeconds, table: table.markdown };
 }
 
-function renderResults(cfg: ReproConfig, notes: string[], o: ReproOptions, table: string, timings: StageRecord[], total: number, pngs: string[], htmls: string[]): string {
+function renderResults(cfg: ReproConfig, notes: string[], o: ReproOptions, nPpl: number, table: string, timings: StageRecord[], total: number, pngs: string[], htmls: string[]): string {
   return `# Miniature reproduction: ${cfg.task}${o.quick ? ' (quick test config: numbers are not meaningful)' : ''}
 
 Paper Table 2 columns, mean ± sample std over ${o.seeds.length} seed(s) [${o.seeds.join(', ')}]. GPT2 = the policy after
@@ -198,8 +198,8 @@ causal-LM pretraining on the task text; SFT = after supervised fine-tuning on ${
 RLHF / RA-RLHF = PPO from SFT, same budget and seed (${cfg.ppo.steps} steps x ${cfg.ppo.batchSize} prompts, ${cfg.ppo.ppoEpochs} PPO epochs, lr ${cfg.ppo.lr}),
 RA-RLHF with the soft-risk schedule alpha ${cfg.risk.alpha}, n ${cfg.risk.warmStart}, rho ${cfg.risk.rho}, M ${cfg.ppo.steps}.
 Every model is sampled on ${cfg.eval.nPrompts} held-out test prompts with each seed (the paper copies one seed's GPT2/SFT
-numbers, giving std 0; here their std is sampling noise). Tail = prompt score <= ${cfg.eval.tail}; CVaR at alpha ${cfg.eval.cvarAlpha};
-perplexity on ${cfg.eval.perplexityTexts} held-out ${cfg.task.startsWith('imdb') ? 'positive reviews' : 'non-toxic comments'} (first ${cfg.eval.perplexityChars} chars, cut to the ${cfg.model.n_positions - 1}-token context).
+numbers, giving std 0; here their std is sampling noise). Tail = prompt score <= ${cfg.eval.tail}; CVaR (mean of the worst alpha fraction of rewards) at the task's risk level alpha ${cfg.eval.cvarAlpha};
+perplexity on ${nPpl} held-out ${cfg.task.startsWith('imdb') ? 'positive reviews' : 'non-toxic comments'} (first ${cfg.eval.perplexityChars} chars, cut to the ${cfg.model.n_positions - 1}-token context).
 Reward = the kit's reward model (see lib/rewards), on the paper classifier's scale.
 
 ${table}
