@@ -1,5 +1,5 @@
 /**
- * `rarlhf reward train --task imdb|toxicity [--data-dir <dir>] --out <dir> [--epochs n] [--limit n] [--seed n]`
+ * `rarlhf reward train --task imdb|toxicity [--data-dir <dir>] --out <dir> [--epochs n] [--limit n] [--seed n] [--calibration moments|lsq]`
  * `rarlhf reward eval  --model <spec> --task imdb|toxicity [--data-dir <dir>] [--json]`
  * `rarlhf reward score --model <spec> [--text "..."]...   (or one text per line on stdin)`
  * <spec>: a kit model folder, an ONNX classifier folder, or a Hugging Face id in the hub cache.
@@ -11,7 +11,7 @@ import { loadRewardModel } from '../../rewards/load';
 import { trainImdbReward, trainToxicityReward } from '../../rewards/train';
 
 const USAGE = `usage:
-  rarlhf reward train --task imdb|toxicity --out <dir> [--data-dir <dir>] [--epochs n] [--limit n] [--seed n]
+  rarlhf reward train --task imdb|toxicity --out <dir> [--data-dir <dir>] [--epochs n] [--limit n] [--seed n] [--calibration moments|lsq]
   rarlhf reward eval  --model <spec> --task imdb|toxicity [--data-dir <dir>] [--json]
   rarlhf reward score --model <spec> [--text "..."]...   (no --text: one text per line on stdin)
 <spec> = kit model folder | ONNX classifier folder | Hugging Face id (local hub cache)`;
@@ -58,6 +58,7 @@ export async function run(argv: string[]): Promise<void> {
       epochs: { type: 'string' },
       limit: { type: 'string' },
       seed: { type: 'string' },
+      calibration: { type: 'string' },
       text: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -78,7 +79,9 @@ export async function run(argv: string[]): Promise<void> {
     const seed = intOpt('seed', values.seed);
     if (epochs !== undefined) hyper.epochs = epochs;
     if (seed !== undefined) hyper.seed = seed;
-    const opts = { dataDir, hyper, limit: intOpt('limit', values.limit), log };
+    const cal = values.calibration;
+    if (cal !== undefined && cal !== 'moments' && cal !== 'lsq') throw new Error(`--calibration must be moments or lsq, got ${JSON.stringify(cal)}`);
+    const opts = { dataDir, hyper, limit: intOpt('limit', values.limit), log, calibration: cal as 'moments' | 'lsq' | undefined };
     const { model } = t === 'imdb' ? await trainImdbReward(opts) : await trainToxicityReward(opts);
     log('evaluating on held-out data ...');
     const ev = t === 'imdb' ? await evaluateImdb(model, { dataDir }) : await evaluateToxicity(model, { dataDir });
