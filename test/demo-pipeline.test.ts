@@ -12,7 +12,7 @@ test('demo --quick runs end to end offline, writes every stage and the report, a
   for (const stage of ['corpus', 'tokenizer', 'pretrain', 'sft', 'reward', 'rlhf', 'ra_rlhf', 'generations']) {
     assert.ok(fs.existsSync(path.join(out, stage, 'done.json')), `${stage}/done.json`);
   }
-  for (const f of ['pretrain/model/model.safetensors', 'sft/model/vocab.json', 'reward/model/config.json', 'rlhf/checkpoints/final/model.safetensors',
+  for (const f of ['pretrain/checkpoints/final/model.safetensors', 'sft/checkpoints/final/vocab.json', 'pretrain/metrics.jsonl', 'reward/model/config.json', 'rlhf/checkpoints/final/model.safetensors',
     'ra_rlhf/checkpoints/final/model.safetensors', 'rlhf/metrics.jsonl', 'report.md', 'results.json', 'figures/quantile_curve.html', 'figures/training_curves.html']) {
     assert.ok(fs.existsSync(path.join(out, f)), f);
   }

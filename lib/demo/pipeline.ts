@@ -19,7 +19,7 @@ import { readMetricsJsonl } from '../eval/figures';
 import { generateCorpus, splitCorpus, type DemoReview } from './corpus';
 import { demoConfig, type DemoConfig } from './config';
 import { Progress, Stage, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
-import { loadLM, saveLM, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
+import { causalLMSteps, loadLM, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
 import { loadSentimentReward, trainSentimentReward } from '../pipeline/reward-adapter';
 import { runPPOStage } from '../pipeline/ppo-adapter';
 import { generationRows } from '../pipeline/generations';
@@ -85,26 +85,21 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     return { vocabSize: tokenizer.vocabSize, merges: stats.merges };
   }, timings);
   const tokenizer = GPT2Tokenizer.fromDir(dir('tokenizer'));
-  const eos = tokenizer.eosTokenId;
-  const encodeDoc = (t: string) => [...tokenizer.encode(t), eos];
 
   // 3. Pretraining: the stand-in for GPT-2's web pretraining ------------------------------------
   const lmStage = async (name: string, texts: string[], init: string | null, hp: DemoConfig['pretrain']) =>
-    runStage(new Stage(dir(name), name, { hp, model: cfg.model, init, seed: cfg.seed, corpus: cfg.corpus, tokenizer: cfg.tokenizer }), progress, async (st) => {
+    runStage(new Stage(dir(name), name, { trainer: 'trainSFT', hp, model: cfg.model, init, seed: cfg.seed, corpus: cfg.corpus, tokenizer: cfg.tokenizer }), progress, async (st) => {
       const model = init ? loadLM(dir(init)).model : new GPT2LMHeadModel(tinyGPT2Config(cfg.model, tokenizer), { seed: cfg.seed });
-      const seqs = texts.map(encodeDoc);
-      progress.start(name, Math.ceil(seqs.length / hp.batchSize) * hp.epochs);
-      const losses = trainCausalLM(model, seqs, eos, {
-        ...hp, seed: cfg.seed,
-        onStep: (step, _total, loss) => { st.log({ step, loss }); progress.update(step, `loss ${loss.toFixed(3)}`); },
+      progress.start(name, causalLMSteps(texts.length, hp));
+      const summary = await trainCausalLM(model, tokenizer, texts, st.dir, {
+        ...hp, seed: cfg.seed, appendEos: true, onStep: (step, loss) => progress.update(step, `loss ${loss.toFixed(3)}`),
       });
-      saveLM(model, tokenizer, path.join(st.dir, 'model'));
       model.dispose();
-      return { steps: losses.length, firstLoss: losses[0], finalLoss: losses[losses.length - 1] };
+      return { steps: summary.steps, evalLossBefore: summary.eval_loss_before, evalLoss: summary.eval_loss, finalTrainLoss: summary.final_train_loss };
     }, timings);
   await lmStage('pretrain', train.map((r) => r.text), null, cfg.pretrain);
   // 4. SFT on positive reviews only (paper: IMDB label == 1) -----------------------------------
-  await lmStage('sft', train.filter((r) => r.label === 1).map((r) => r.text), 'pretrain/model', cfg.sft);
+  await lmStage('sft', train.filter((r) => r.label === 1).map((r) => r.text), 'pretrain/checkpoints/final', cfg.sft);
 
   // 5. Reward model: the kit's sentiment reward trainer on the corpus labels -------------------
   await runStage(new Stage(dir('reward'), 'reward', { reward: cfg.reward, corpus: cfg.corpus, seed: cfg.seed }), progress, async (st) => {
@@ -122,7 +117,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   for (const algo of ['rlhf', 'ra_rlhf'] as const) {
     await runStage(new Stage(dir(algo), algo, { algo, ppo: cfg.ppo, risk: algo === 'ra_rlhf' ? cfg.risk : null, model: cfg.model, seed: cfg.seed, corpus: cfg.corpus, sft: cfg.sft, pretrain: cfg.pretrain }), progress, async (st) =>
       runPPOStage({
-        algo, task: 'demo', initDir: path.join(dir('sft'), 'model'), outDir: st.dir, prompts, reward, tokenizer,
+        algo, task: 'demo', initDir: path.join(dir('sft'), 'checkpoints', 'final'), outDir: st.dir, prompts, reward, tokenizer,
         ppo: cfg.ppo, risk: cfg.risk, seed: cfg.seed, progress,
       }), timings);
   }
@@ -131,7 +126,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const evalPrompts = test.slice(0, cfg.eval.nPrompts);
   const genFile = path.join(out, 'generations.jsonl');
   const ckpt: Record<(typeof DEMO_MODELS)[number], string> = {
-    gpt2: 'pretrain/model', sft: 'sft/model', rlhf: 'rlhf/checkpoints/final', ra_rlhf: 'ra_rlhf/checkpoints/final',
+    gpt2: 'pretrain/checkpoints/final', sft: 'sft/checkpoints/final', rlhf: 'rlhf/checkpoints/final', ra_rlhf: 'ra_rlhf/checkpoints/final',
   };
   await runStage(new Stage(dir('generations'), 'generations', { cfg, ckpt }), progress, async () => {
     const models = DEMO_MODELS.map((name) => ({ name, ...loadLM(dir(ckpt[name])) }));

@@ -3,11 +3,8 @@
  * gathered in one file so the orchestration reads as the paper's protocol and the glue is in one
  * place.
  */
-import { tf } from '../engine';
-import { Rng } from '../engine/rng';
-import { AdamW } from '../engine/optim';
 import { GPT2LMHeadModel, type GPT2Config } from '../models/gpt2';
-import { lmLoss } from '../models/generate';
+import { trainSFT } from '../rl/sft';
 import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 
@@ -41,44 +38,32 @@ export interface LMTrainOptions {
   epochs: number;
   batchSize: number;
   lr: number;
-  /** sequences are cut to this many tokens (the paper's SFT max_seq_length 64) */
+  /** texts are cut to this many tokens (the paper's SFT max_seq_length 64) */
   maxLength: number;
   seed: number;
+  /** append <|endoftext|> to every text so short documents teach the model to stop */
+  appendEos?: boolean;
   /** called after every optimizer step */
-  onStep?: (step: number, totalSteps: number, loss: number) => void;
+  onStep?: (step: number, loss: number) => void;
 }
 
 /**
- * Causal-LM training on token sequences (each ends with EOS): shuffled right-padded batches,
- * masked next-token cross-entropy, Adam. Returns the per-step losses.
+ * Causal-LM training of `model` on `texts` with the kit's SFT trainer (lib/rl/sft.ts: HF Trainer
+ * semantics, AdamW, linear decay, grad clipping 1.0, 2% held-out eval loss). Used for the
+ * "pretraining" stand-in and for SFT. Writes <outDir>/metrics.jsonl, summary.json and the
+ * checkpoint <outDir>/checkpoints/final.
  */
-export function trainCausalLM(model: GPT2LMHeadModel, seqs: readonly number[][], padId: number, o: LMTrainOptions): number[] {
-  const rng = new Rng(o.seed);
-  const opt = new AdamW({ lr: o.lr });
-  const vars = model.trainableVariables();
-  const perEpoch = Math.ceil(seqs.length / o.batchSize);
-  const total = perEpoch * o.epochs;
-  const losses: number[] = [];
-  try {
-    for (let e = 0; e < o.epochs; e++) {
-      const order = rng.shuffle(seqs.map((_, i) => i));
-      for (let b = 0; b < perEpoch; b++) {
-        const batch = order.slice(b * o.batchSize, (b + 1) * o.batchSize).map((i) => seqs[i].slice(0, o.maxLength));
-        const T = Math.max(...batch.map((s) => s.length));
-        const ids = batch.map((s) => [...s, ...new Array<number>(T - s.length).fill(padId)]);
-        const mask = batch.map((s) => [...new Array<number>(s.length).fill(1), ...new Array<number>(T - s.length).fill(0)]);
-        const inputIds = tf.tensor2d(ids, [batch.length, T], 'int32');
-        const attentionMask = tf.tensor2d(mask, [batch.length, T], 'int32');
-        const { value, grads } = tf.variableGrads(() => lmLoss(model, inputIds, attentionMask, { training: true, rng }), vars);
-        opt.apply(vars, vars.map((v) => grads[v.name]));
-        const loss = value.dataSync()[0];
-        tf.dispose([value, inputIds, attentionMask, ...Object.values(grads)]);
-        losses.push(loss);
-        o.onStep?.(losses.length, total, loss);
-      }
-    }
-  } finally {
-    opt.dispose();
-  }
-  return losses;
+export async function trainCausalLM(model: GPT2LMHeadModel, tokenizer: GPT2Tokenizer, texts: readonly string[], outDir: string, o: LMTrainOptions): Promise<Record<string, unknown>> {
+  const eos = o.appendEos ? tokenizer.eosToken : '';
+  const r = await trainSFT(
+    { learning_rate: o.lr, batch_size: o.batchSize, grad_accum: 1, epochs: o.epochs, max_seq_length: o.maxLength, weight_decay: 0, max_grad_norm: 1.0, eval_fraction: 0.02, seed: o.seed, save_every: null },
+    { model, tokenizer, texts: texts.map((t) => t + eos), outDir, progress: false, onStep: (rec) => o.onStep?.(rec.step, rec.loss) },
+  );
+  return r.summary;
+}
+
+/** Number of optimizer steps trainCausalLM will take (for progress bars): 2% of texts are held out. */
+export function causalLMSteps(nTexts: number, o: Pick<LMTrainOptions, 'batchSize' | 'epochs'>): number {
+  const nTrain = nTexts - Math.max(1, Math.round(nTexts * 0.02));
+  return Math.ceil(nTrain / o.batchSize) * o.epochs;
 }

@@ -21,7 +21,7 @@ import { writeGenerations } from '../eval/generations';
 import { meanQuantileCurves, type EvalResult } from '../eval/evaluate';
 import { readMetricsJsonl } from '../eval/figures';
 import { Progress, Stage, configHash, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
-import { loadLM, saveLM, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
+import { causalLMSteps, loadLM, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
 import { runPPOStage } from '../pipeline/ppo-adapter';
 import { generationRows } from '../pipeline/generations';
 import { evalSpec, evaluateFile, modelPerplexity, resultsTable, writeFigures } from '../pipeline/report';
@@ -70,33 +70,28 @@ async function sharedStages(cfg: ReproConfig, task: TaskData, o: ReproOptions, c
     return { vocabSize: tokenizer.vocabSize, merges: stats.merges };
   }, timings);
   const tokenizer = GPT2Tokenizer.fromDir(tokStage.dir);
-  const eos = tokenizer.eosTokenId;
 
-  const preKey = { tok: configHash(tokKey), model: cfg.model, pretrain: cfg.pretrain };
+  const preKey = { trainer: 'trainSFT', tok: configHash(tokKey), model: cfg.model, pretrain: cfg.pretrain };
   const preStage = stage('pretrain', preKey);
   await runStage(preStage, progress, async (st) => {
-    const seqs = (await getTexts()).map((t) => [...tokenizer.encode(t).slice(0, cfg.pretrain.maxLength - 1), eos]);
+    const texts = await getTexts();
     const model = new GPT2LMHeadModel(tinyGPT2Config(cfg.model, tokenizer), { seed: cfg.pretrain.seed });
-    progress.start('pretrain', Math.ceil(seqs.length / cfg.pretrain.batchSize) * cfg.pretrain.epochs);
-    const losses = trainCausalLM(model, seqs, eos, {
-      ...cfg.pretrain, onStep: (s, _t, loss) => { if (s % 10 === 0) st.log({ step: s, loss }); progress.update(s, `loss ${loss.toFixed(3)}`); },
-    });
-    saveLM(model, tokenizer, path.join(st.dir, 'model'), { stage: 'pretrain', task: cfg.task });
+    progress.start('pretrain', causalLMSteps(texts.length, cfg.pretrain));
+    const summary = await trainCausalLM(model, tokenizer, texts, st.dir, { ...cfg.pretrain, appendEos: true, onStep: (s, loss) => progress.update(s, `loss ${loss.toFixed(3)}`) });
     model.dispose();
-    return { texts: seqs.length, steps: losses.length, firstLoss: losses[0], finalLoss: losses[losses.length - 1] };
+    return { texts: texts.length, steps: summary.steps, evalLossBefore: summary.eval_loss_before, evalLoss: summary.eval_loss, finalTrainLoss: summary.final_train_loss };
   }, timings);
+  const gpt2 = path.join(preStage.dir, 'checkpoints', 'final');
 
-  const sftKey = { pre: configHash(preKey), sft: cfg.sft, sftTexts: task.sftTexts.length };
+  const sftKey = { trainer: 'trainSFT', pre: configHash(preKey), sft: cfg.sft, sftTexts: task.sftTexts.length };
   const sftStage = stage('sft', sftKey);
   await runStage(sftStage, progress, async (st) => {
-    const { model } = loadLM(path.join(preStage.dir, 'model'));
+    const { model } = loadLM(gpt2);
     const sftTexts = cfg.sft.maxTexts ? task.sftTexts.slice(0, cfg.sft.maxTexts) : task.sftTexts;
-    const seqs = sftTexts.map((t) => [...tokenizer.encode(t).slice(0, cfg.sft.maxLength - 1), eos]);
-    progress.start('sft', Math.ceil(seqs.length / cfg.sft.batchSize) * cfg.sft.epochs);
-    const losses = trainCausalLM(model, seqs, eos, { ...cfg.sft, onStep: (s, _t, loss) => { st.log({ step: s, loss }); progress.update(s, `loss ${loss.toFixed(3)}`); } });
-    saveLM(model, tokenizer, path.join(st.dir, 'model'), { stage: 'sft', task: cfg.task });
+    progress.start('sft', causalLMSteps(sftTexts.length, cfg.sft));
+    const summary = await trainCausalLM(model, tokenizer, sftTexts, st.dir, { ...cfg.sft, onStep: (s, loss) => progress.update(s, `loss ${loss.toFixed(3)}`) });
     model.dispose();
-    return { texts: seqs.length, steps: losses.length, firstLoss: losses[0], finalLoss: losses[losses.length - 1] };
+    return { texts: sftTexts.length, steps: summary.steps, evalLossBefore: summary.eval_loss_before, evalLoss: summary.eval_loss, finalTrainLoss: summary.final_train_loss };
   }, timings);
 
   const rewardKind = imdb ? 'imdb' : 'toxicity';
@@ -109,7 +104,7 @@ async function sharedStages(cfg: ReproConfig, task: TaskData, o: ReproOptions, c
     return { steps: fit.steps, trainSeconds: fit.seconds };
   }, timings);
 
-  return { tokenizer, gpt2: path.join(preStage.dir, 'model'), sft: path.join(sftStage.dir, 'model'), reward: path.join(rwStage.dir, 'model') };
+  return { tokenizer, gpt2, sft: path.join(sftStage.dir, 'checkpoints', 'final'), reward: path.join(rwStage.dir, 'model') };
 }
 
 export async function runRepro(o: ReproOptions): Promise<ReproResult> {
