@@ -8,7 +8,9 @@
  * backward both hit the fast kernel. `setMatmulMode('stock')` switches back for benchmarks.
  */
 import * as tf from '@tensorflow/tfjs';
+import os from 'node:os';
 import { registerSegmentSumKernels } from './kernels';
+import { initThreadedWasm } from './wasm-threads';
 
 export { tf };
 export { Rng } from './rng';
@@ -36,10 +38,22 @@ function tryNative(): boolean {
   return false;
 }
 
-async function tryWasm(): Promise<boolean> {
+async function tryWasm(threads: number, quiet: boolean): Promise<boolean> {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-wasm');
+  } catch {
+    return false;
+  }
+  if (threads > 1) {
+    try {
+      await initThreadedWasm(threads);
+      return true;
+    } catch (e) {
+      if (!quiet) process.stderr.write(`[rarlhf] threaded wasm unavailable (${(e as Error).message}); using one thread\n`);
+    }
+  }
+  try {
     return await tf.setBackend('wasm');
   } catch {
     return false;
@@ -55,17 +69,18 @@ function threadCount(backend: string): number {
       return 1;
     }
   }
-  if (backend === 'tensorflow') return require('node:os').cpus().length as number;
+  if (backend === 'tensorflow') return os.cpus().length;
   return 1;
 }
 
 /**
  * Initialise TensorFlow.js once. Order: tfjs-node-gpu / tfjs-node ('tensorflow'), then wasm, then
  * the pure-JS cpu backend. `opts.backend` or env RARLHF_BACKEND forces one (error if unavailable).
- * wasm runs single-threaded here: Node cannot start Emscripten's blob: URL workers without
- * patching the glue code (see docs/toolchain-notes.md); the measured gain would be ~1.15x.
+ * wasm threads: `opts.threads` / env RARLHF_WASM_THREADS (default 1 = tfjs's stock build; n > 1 =
+ * the threaded-SIMD build, see wasm-threads.ts). Not the default because xnnpack's pool threads
+ * spin-wait: on a busy 2-core machine 2 threads measured slower than 1 (see bench.ts).
  */
-export async function initEngine(opts: { backend?: BackendName; quiet?: boolean } = {}): Promise<EngineInfo> {
+export async function initEngine(opts: { backend?: BackendName; quiet?: boolean; threads?: number } = {}): Promise<EngineInfo> {
   if (engineInfo) return engineInfo;
   if (pending) return pending;
   pending = (async () => {
@@ -80,7 +95,9 @@ export async function initEngine(opts: { backend?: BackendName; quiet?: boolean 
       else if (forced) throw new Error('initEngine: backend "tensorflow" requested but @tensorflow/tfjs-node(-gpu) is not installed');
     }
     if (!chosen && (!forced || forced === 'wasm')) {
-      if (await tryWasm()) chosen = 'wasm';
+      const threads = opts.threads ?? Number(process.env.RARLHF_WASM_THREADS ?? 1);
+      if (!Number.isInteger(threads) || threads < 1) throw new Error(`initEngine: RARLHF_WASM_THREADS / opts.threads must be a positive integer (got ${threads})`);
+      if (await tryWasm(threads, !!opts.quiet)) chosen = 'wasm';
       else if (forced) throw new Error('initEngine: backend "wasm" requested but @tensorflow/tfjs-backend-wasm failed to load');
     }
     if (!chosen) {
