@@ -137,7 +137,7 @@ export class GPT2LMHeadModel {
     this.dropoutRng = new Rng(rng.nextSeed());
     for (const [name, shape] of gpt2ParameterShapes(this.config)) {
       const values = opts.init === false ? new Float32Array(shape.reduce((a, b) => a * b, 1)) : initValues(name, shape, this.config, rng);
-      this.weights.set(name, tf.variable(tf.tensor(values, shape, 'float32'), true, `${name}_${nextId++}`));
+      this.weights.set(name, toVariable(values, shape, name));
     }
   }
 
@@ -232,6 +232,14 @@ export class GPT2LMHeadModel {
 
 let nextId = 0;
 
+/** A trainable variable with a unique tfjs name; the temporary tensor is released (the variable keeps the data). */
+function toVariable(values: Float32Array, shape: number[], name: string): tf.Variable {
+  const t = tf.tensor(values, shape, 'float32');
+  const v = tf.variable(t, true, `${name}_${nextId++}`);
+  t.dispose();
+  return v;
+}
+
 /** Shared by the LM and the value head: validate every name and shape, then assign. */
 export function loadNamedWeights(
   target: Map<string, tf.Variable>,
@@ -279,8 +287,8 @@ export class GPT2WithValueHead {
     this.dropoutRng = new Rng(rng.nextSeed());
     const E = lm.config.n_embd, bound = 1 / Math.sqrt(E);
     const u = (n: number) => Float32Array.from({ length: n }, () => (2 * rng.uniform() - 1) * bound);
-    this.head.set('v_head.summary.weight', tf.variable(tf.tensor2d(u(E), [1, E]), true, `v_head.summary.weight_${nextId++}`));
-    this.head.set('v_head.summary.bias', tf.variable(tf.tensor1d(u(1)), true, `v_head.summary.bias_${nextId++}`));
+    this.head.set('v_head.summary.weight', toVariable(u(E), [1, E], 'v_head.summary.weight'));
+    this.head.set('v_head.summary.bias', toVariable(u(1), [1], 'v_head.summary.bias'));
   }
 
   get config(): GPT2Config {
