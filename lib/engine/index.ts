@@ -91,7 +91,8 @@ export async function initEngine(opts: { backend?: BackendName; quiet?: boolean;
     }
     let chosen: string | null = null;
     if (!forced || forced === 'tensorflow') {
-      if (tryNative() && (await tf.setBackend('tensorflow'))) chosen = 'tensorflow';
+      // setBackend throws if tfjs-node registered with a different tfjs-core copy than ours
+      if (tryNative() && (await tf.setBackend('tensorflow').catch(() => false))) chosen = 'tensorflow';
       else if (forced) throw new Error('initEngine: backend "tensorflow" requested but @tensorflow/tfjs-node(-gpu) is not installed');
     }
     if (!chosen && (!forced || forced === 'wasm')) {
