@@ -18,9 +18,9 @@ test('isRewardTrainRow is side a of lib/data hashHalves and its complement is th
   assert.throws(() => isRewardTrainRow(undefined as unknown as string), /expected a string/);
 });
 
-test('toxicity: no training text is an evaluation text, in any source', () => {
-  const data = prepareToxicity();
-  const all = loadToxicityLabelled();
+test('toxicity: no training text is an evaluation text, in any source', async () => {
+  const data = await prepareToxicity();
+  const all = await loadToxicityLabelled();
   const evalTexts = new Set<string>();
   for (const r of all) if (rowIsRewardEval(r)) for (const t of r.ruleTexts) evalTexts.add(t);
   let n = 0;
@@ -35,12 +35,15 @@ test('toxicity: no training text is an evaluation text, in any source', () => {
   const jig = all.filter((r) => r.source === 'jigsaw_test');
   const held = jig.filter(rowIsRewardEval);
   assert.ok(held.length > 3000 && held.every((r) => r.reward !== undefined));
-  // RTP continuations follow their prompt's side
-  for (const r of all.filter((x) => x.source === 'rtp_continuation')) assert.equal(r.ruleTexts.length >= 2, true);
+  // a row merged from variants on both sides of the rule is on neither side
+  const mixed = all.filter((r) => !rowIsRewardTrain(r) && !rowIsRewardEval(r));
+  assert.equal(mixed.length, data.ambiguous);
+  assert.ok(mixed.every((r) => r.ruleTexts.some(isRewardTrainRow) && r.ruleTexts.some(isRewardEvalRow)));
+  assert.equal(data.train.length + data.val.length + data.heldOut + data.ambiguous, all.length);
 });
 
-test('IMDB: reference texts and test duplicates never reach training', () => {
-  const d = prepareImdb();
+test('IMDB: reference texts and test duplicates never reach training', async () => {
+  const d = await prepareImdb();
   const refs = new Set(d.reference.map((r) => r.text));
   // every distinct reference text matched at least one train review (IMDB train has duplicates too)
   assert.ok(refs.size === 1544 && d.excluded.reference >= refs.size, `excluded ${d.excluded.reference}`);

@@ -52,7 +52,7 @@ test('the linear model is w·x + b and fitting a regression target recovers it',
 test('IMDB kit model learns from 3,000 reviews: held-out accuracy well above chance; save/load identical', async () => {
   const t0 = Date.now();
   const { model } = await trainImdbReward({ limit: 3000, hyper: { hashBits: 18, epochs: 3 } });
-  const test = loadImdbLabelled('test').filter((_, i) => i % 12 === 0); // 2,084 rows, both classes
+  const test = (await loadImdbLabelled('test')).filter((_, i) => i % 12 === 0); // 2,084 rows, both classes
   const texts = test.map((r) => r.text);
   const s = await model.score(texts);
   const acc = accuracy(s, test.map((r) => r.label));

@@ -44,7 +44,7 @@ export async function bench(argv: string[]): Promise<object> {
   const n = Number(values.n);
   if (!Number.isInteger(n) || n < 1) throw new Error(`bench reward: --n must be a positive integer, got ${values.n}`);
   const dataDir = values['data-dir'];
-  const texts = loadImdbLabelled('test', dataDir).filter((_, i) => i % 12 === 0).slice(0, n).map((r) => r.text.slice(0, 450));
+  const texts = (await loadImdbLabelled('test', dataDir)).filter((_, i) => i % 12 === 0).slice(0, n).map((r) => r.text.slice(0, 450));
   const results: Record<string, unknown>[] = [];
   for (const [label, dir] of [['kit-sentiment', values['imdb-model']], ['kit-toxicity', values['toxicity-model']]] as const) {
     if (!fs.existsSync(path.join(dir!, 'config.json'))) {

@@ -1,15 +1,19 @@
 /**
- * Labelled rows for training and evaluating reward models, read from the staged data dir
- * (see ../shared/data/PROVENANCE.md). Reward training wants the raw labelled files (all 25k
- * IMDB train reviews, every labelled toxicity source), not the task prompts that lib/data
- * prepares for PPO, so this reader stays small and reward-specific; paths come from lib/data.
+ * Labelled rows for training and evaluating reward models, through lib/data's loaders with the
+ * paper's length filters switched off (reward training wants every labelled row: all 25k IMDB
+ * train reviews, every toxicity source). Only the distilbert-imdb reference file, which lib/data
+ * does not load, is read here directly.
  */
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { dataFile } from '../data/paths';
+import { loadImdb } from '../data/imdb';
+import { loadJigsaw, type JigsawName } from '../data/jigsaw';
+import { loadOlid } from '../data/olid';
+import { loadRtp } from '../data/rtp';
 import { isRewardTrainRow } from './heldout';
 /** Dedup key: copies differing only in case or whitespace count once. */
-const heldoutKey = (t: string) => t.normalize('NFC').toLowerCase().replace(/\s+/g, ' ').trim();
+const dedupKey = (t: string) => t.normalize('NFC').toLowerCase().replace(/\s+/g, ' ').trim();
 
 /** Parse a .jsonl or .jsonl.gz file; errors name the file and line. */
 export function readJsonl(file: string): Record<string, unknown>[] {
@@ -37,18 +41,16 @@ const isStr = (v: unknown) => typeof v === 'string';
 const isNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 const isBit = (v: unknown) => v === 0 || v === 1;
 
+
 export interface SentimentRow {
   text: string;
   label: 0 | 1; // 1 = positive
 }
 
 /** IMDB (aclImdb) train or test split: 25,000 rows each, labels 0 = neg / 1 = pos. */
-export function loadImdbLabelled(split: 'train' | 'test', dataDir?: string): SentimentRow[] {
-  const file = dataFile(`imdb/imdb_${split}.jsonl.gz`, dataDir);
-  return readJsonl(file).map((r, i) => ({
-    text: field<string>(file, i + 1, r, 'text', isStr, 'a string'),
-    label: field<0 | 1>(file, i + 1, r, 'label', isBit, '0 or 1'),
-  }));
+export async function loadImdbLabelled(split: 'train' | 'test', dataDir?: string): Promise<SentimentRow[]> {
+  const { rows } = await loadImdb(split, { dataDir, minChars: -1 });
+  return rows.map((r) => ({ text: r.text, label: r.label }));
 }
 
 export interface ReferenceRow {
@@ -75,8 +77,8 @@ export interface ToxicityRow {
   reward?: number;
   source: string;
   /**
-   * Texts the held-out rule is applied to: every exact variant merged into this row by the dedup
-   * (and the prompt for RTP continuations). Train on the row only if all are reward-train rows.
+   * Texts the held-out rule is applied to: every exact variant merged into this row by the dedup.
+   * Train on the row only if all are reward-train rows.
    */
   ruleTexts: string[];
 }
@@ -91,17 +93,17 @@ export function rowIsRewardEval(row: ToxicityRow): boolean {
 }
 
 /**
- * Every labelled toxicity row available offline, deduplicated by the held-out key (first
- * occurrence wins; sources with toxic-bert rewards come first so their reward is kept):
+ * Every labelled toxicity row available offline, deduplicated by case/whitespace-insensitive text
+ * (first occurrence wins; sources with toxic-bert rewards come first so their reward is kept):
  * Jigsaw test (paper's file, with rewards), critical toxic Jigsaw-train prefixes (with rewards),
- * wiki_toxic test, the first 282 Kaggle train rows, OLID train+test (subtask A: OFF = 1),
- * RTP subset prompts (Perspective > 0.5) and their continuations (continuation Perspective > 0.5).
+ * wiki_toxic test, the first 282 Kaggle train rows, OLID train+test (subtask A: OFF = 1) and the
+ * RTP subset prompts (Perspective toxicity > 0.5 = 1).
  */
-export function loadToxicityLabelled(dataDir?: string): ToxicityRow[] {
+export async function loadToxicityLabelled(dataDir?: string): Promise<ToxicityRow[]> {
   const out: ToxicityRow[] = [];
   const seen = new Map<string, ToxicityRow>();
   const push = (row: ToxicityRow) => {
-    const key = heldoutKey(row.text);
+    const key = dedupKey(row.text);
     if (key === '') return;
     const first = seen.get(key);
     if (first) {
@@ -111,37 +113,17 @@ export function loadToxicityLabelled(dataDir?: string): ToxicityRow[] {
     seen.set(key, row);
     out.push(row);
   };
-  const jig = (rel: string, source: string, textField: string, withReward: boolean) => {
-    const file = dataFile(rel, dataDir);
-    readJsonl(file).forEach((r, i) => {
-      const text = field<string>(file, i + 1, r, textField, isStr, 'a string');
-      const toxic = field<0 | 1>(file, i + 1, r, 'toxic', isBit, '0 or 1');
-      const reward = withReward ? field<number>(file, i + 1, r, 'reward', isNum, 'a finite number') : undefined;
-      push({ text, toxic, reward, source, ruleTexts: [text] });
-    });
-  };
-  jig('jigsaw/ra_rlhf_jigsaw_test.jsonl.gz', 'jigsaw_test', 'comment_text', true);
-  jig('jigsaw/ra_rlhf_train7030_critical_toxic_prefixes.jsonl', 'jigsaw_critical_prefixes', 'text', true);
-  jig('jigsaw/ra_rlhf_wiki_toxic_test.jsonl.gz', 'wiki_toxic_test', 'comment_text', false);
-  jig('jigsaw/kaggle_train_first282_detoxify.jsonl', 'kaggle_train_282', 'comment_text', false);
-  for (const split of ['train', 'test']) {
-    const file = dataFile(`olid/olid_${split}.jsonl`, dataDir);
-    readJsonl(file).forEach((r, i) => {
-      const text = field<string>(file, i + 1, r, 'tweet', isStr, 'a string');
-      const a = field<string>(file, i + 1, r, 'subtask_a', (v) => v === 'OFF' || v === 'NOT', '"OFF" or "NOT"');
-      push({ text, toxic: a === 'OFF' ? 1 : 0, source: `olid_${split}`, ruleTexts: [text] });
-    });
+  const all = { dataDir, minChars: -1 };
+  const jigsaw: [JigsawName, string][] = [
+    ['test', 'jigsaw_test'], ['critical-toxic-prefixes', 'jigsaw_critical_prefixes'],
+    ['wiki-toxic-test', 'wiki_toxic_test'], ['kaggle-train-sample', 'kaggle_train_282'],
+  ];
+  for (const [name, source] of jigsaw) {
+    for (const r of (await loadJigsaw(name, all)).rows) push({ text: r.text, toxic: r.toxic, reward: r.reward ?? undefined, source, ruleTexts: [r.text] });
   }
-  const file = dataFile('rtp/rtp_decodingtrust_subset_flat.jsonl', dataDir);
-  readJsonl(file).forEach((r, i) => {
-    const prompt = field<string>(file, i + 1, r, 'Prompt', isStr, 'a string');
-    const label = field<boolean>(file, i + 1, r, 'Label', (v) => typeof v === 'boolean', 'a boolean');
-    push({ text: prompt, toxic: label ? 1 : 0, source: 'rtp_prompt', ruleTexts: [prompt] });
-    const cont = r.Continuation;
-    const ctox = (r.continuation_scores as Record<string, unknown> | undefined)?.toxicity;
-    if (typeof cont === 'string' && isNum(ctox)) {
-      push({ text: cont, toxic: (ctox as number) > 0.5 ? 1 : 0, source: 'rtp_continuation', ruleTexts: [cont, prompt] });
-    }
-  });
+  for (const split of ['train', 'test'] as const) {
+    for (const r of (await loadOlid(split, all)).rows) push({ text: r.text, toxic: r.toxic, source: `olid_${split}`, ruleTexts: [r.text] });
+  }
+  for (const r of (await loadRtp('subset-flat', { dataDir })).rows) push({ text: r.text, toxic: r.label, source: 'rtp_prompt', ruleTexts: [r.text] });
   return out;
 }

@@ -31,11 +31,11 @@ export interface ImdbEval {
 
 export async function evaluateImdb(model: RewardModel, opts: { dataDir?: string; limit?: number; score?: ScoreOptions } = {}): Promise<ImdbEval> {
   const t0 = Date.now();
-  let test = loadImdbLabelled('test', opts.dataDir);
+  let test = await loadImdbLabelled('test', opts.dataDir);
   if (opts.limit) test = test.filter((_, i) => i % Math.ceil(test.length / opts.limit!) === 0);
   const s = await model.score(test.map((r) => r.text), opts.score);
   const labels = test.map((r) => r.label);
-  const { reference } = prepareImdb(opts.dataDir);
+  const { reference } = await prepareImdb(opts.dataDir);
   const r = await model.score(reference.map((x) => x.text), opts.score);
   const ref = reference.map((x) => x.logit);
   const checkSet = new Set(calibrationRows(reference).check.map((x) => x.text));
@@ -85,7 +85,7 @@ export interface ToxicityEval {
 
 export async function evaluateToxicity(model: RewardModel, opts: { dataDir?: string; score?: ScoreOptions } = {}): Promise<ToxicityEval> {
   const t0 = Date.now();
-  const rows = loadToxicityLabelled(opts.dataDir).filter(rowIsRewardEval);
+  const rows = (await loadToxicityLabelled(opts.dataDir)).filter(rowIsRewardEval);
   const scores = await model.score(rows.map((r) => r.text), opts.score);
   const bySource = new Map<string, { s: number[]; nonToxic: number[]; ref: number[] }>();
   rows.forEach((r, i) => {

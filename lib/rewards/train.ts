@@ -72,14 +72,14 @@ export interface ImdbData {
  * and the reference correlation are measured on unseen text; and exact duplicates of IMDB test
  * reviews, so the test accuracy is clean.
  */
-export function prepareImdb(dataDir?: string): ImdbData {
+export async function prepareImdb(dataDir?: string): Promise<ImdbData> {
   const reference = loadImdbReference(dataDir);
   const refTexts = new Set(reference.map((r) => r.text));
-  const testTexts = new Set(loadImdbLabelled('test', dataDir).map((r) => r.text));
+  const testTexts = new Set((await loadImdbLabelled('test', dataDir)).map((r) => r.text));
   const train: SentimentRow[] = [];
   const val: SentimentRow[] = [];
   const excluded = { reference: 0, testDuplicates: 0 };
-  for (const r of loadImdbLabelled('train', dataDir)) {
+  for (const r of await loadImdbLabelled('train', dataDir)) {
     if (refTexts.has(r.text) || refTexts.has(prefixCodePoints(r.text, 1000))) excluded.reference++;
     else if (testTexts.has(r.text)) excluded.testDuplicates++;
     else (isValidationRow(r.text) ? val : train).push(r);
@@ -115,7 +115,7 @@ export function fitCalibration(z: number[], ref: number[], method: 'moments' | '
 export async function trainImdbReward(opts: TrainOptions = {}): Promise<{ model: KitRewardModel; fit: FitReport }> {
   const h = { ...DEFAULT_HYPER.imdb, ...opts.hyper };
   const log = opts.log ?? (() => {});
-  const data = prepareImdb(opts.dataDir);
+  const data = await prepareImdb(opts.dataDir);
   const train = opts.limit ? new Rng(h.seed).shuffle(data.train).slice(0, opts.limit) : data.train;
   log(`imdb: ${train.length} train / ${data.val.length} validation reviews (excluded: ${data.excluded.reference} reference texts, ${data.excluded.testDuplicates} test duplicates)`);
   const model = await KitRewardModel.create(newConfig('imdb', h, 'lvwerra/distilbert-imdb raw POSITIVE logit (affine-calibrated log-odds)'));
@@ -147,12 +147,12 @@ export interface ToxicityData {
  * Toxicity training rows: every labelled source (data.ts) restricted to the reward-train side of
  * the held-out rule (heldout.ts). 10% of those (hash) are kept for validation.
  */
-export function prepareToxicity(dataDir?: string): ToxicityData {
+export async function prepareToxicity(dataDir?: string): Promise<ToxicityData> {
   const train: ToxicityRow[] = [];
   const val: ToxicityRow[] = [];
   let heldOut = 0;
   let ambiguous = 0;
-  for (const r of loadToxicityLabelled(dataDir)) {
+  for (const r of await loadToxicityLabelled(dataDir)) {
     if (rowIsRewardTrain(r)) (isValidationRow(r.text) ? val : train).push(r);
     else if (rowIsRewardEval(r)) heldOut++;
     else ambiguous++;
@@ -169,7 +169,7 @@ function toxicityExample(r: ToxicityRow, feats: FeatureConfig): Example {
 export async function trainToxicityReward(opts: TrainOptions = {}): Promise<{ model: KitRewardModel; fit: FitReport }> {
   const h = { ...DEFAULT_HYPER.toxicity, ...opts.hyper };
   const log = opts.log ?? (() => {});
-  const data = prepareToxicity(opts.dataDir);
+  const data = await prepareToxicity(opts.dataDir);
   const train = opts.limit ? new Rng(h.seed).shuffle(data.train).slice(0, opts.limit) : data.train;
   const bySource: Record<string, number> = {};
   for (const r of train) bySource[r.source] = (bySource[r.source] ?? 0) + 1;
