@@ -35,6 +35,8 @@ export interface ReproOptions {
   /** shared stage cache (default <out>/../cache) */
   cacheDir?: string;
   quick?: boolean;
+  /** pretraining texts (default 6,000; null = all) */
+  pretrainTexts?: number | null;
   quiet?: boolean;
   png?: boolean;
 }
@@ -110,7 +112,7 @@ async function sharedStages(cfg: ReproConfig, task: TaskData, o: ReproOptions, c
 export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   const t0 = performance.now();
   const spec = getTaskSpec(o.task);
-  const cfg = reproConfig(spec, { quick: o.quick });
+  const cfg = reproConfig(spec, { quick: o.quick, pretrainTexts: o.pretrainTexts });
   const out = path.resolve(o.out);
   const cache = path.resolve(o.cacheDir ?? path.join(out, '..', 'cache'), cfg.task);
   fs.mkdirSync(out, { recursive: true });

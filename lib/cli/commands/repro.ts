@@ -7,11 +7,11 @@ import { parseArgs } from 'node:util';
 import { runRepro } from '../../repro/pipeline';
 
 const HELP = `usage: rarlhf repro --task imdb-mini|jigsaw-mini [--seeds 3 | --seed-list 0,1,2] [--out runs/repro-<task>]
-                    [--data-dir <dir>] [--cache-dir <dir>] [--quick] [--no-png]
+                    [--data-dir <dir>] [--cache-dir <dir>] [--pretrain-texts N|all] [--quick] [--no-png]
 Shared stages (BPE tokenizer, pretraining = the GPT2 column, SFT, kit reward model) are cached under
 --cache-dir (default <out>/../cache) keyed by config hash and reused across seeds and runs; each seed
 trains RLHF and RA-RLHF with the same budget. One imdb-mini seed takes well under an hour on 2 cores
-once pretraining is cached.`;
+once pretraining is cached. --pretrain-texts: texts for the GPT2-stand-in pretraining (default 6000).`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -24,6 +24,7 @@ export async function run(argv: string[]): Promise<void> {
       'data-dir': { type: 'string' },
       'cache-dir': { type: 'string' },
       quick: { type: 'boolean', default: false },
+      'pretrain-texts': { type: 'string' },
       'no-png': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -43,7 +44,13 @@ export async function run(argv: string[]): Promise<void> {
     if (!Number.isInteger(n) || n < 1) throw new Error(`repro: --seeds must be a positive integer, got ${JSON.stringify(values.seeds)}`);
     seeds = Array.from({ length: n }, (_, i) => i);
   }
+  let pretrainTexts: number | null | undefined;
+  if (values['pretrain-texts'] !== undefined) {
+    pretrainTexts = values['pretrain-texts'] === 'all' ? null : Number(values['pretrain-texts']);
+    if (pretrainTexts !== null && (!Number.isInteger(pretrainTexts) || pretrainTexts < 32)) throw new Error(`repro: --pretrain-texts must be an integer >= 32 or "all", got ${JSON.stringify(values['pretrain-texts'])}`);
+  }
   const r = await runRepro({
+    pretrainTexts,
     task: values.task, seeds, out: values.out ?? `runs/repro-${values.task}`, dataDir: values['data-dir'], cacheDir: values['cache-dir'],
     quick: values.quick, png: !values['no-png'],
   });
