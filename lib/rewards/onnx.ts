@@ -43,7 +43,8 @@ let loadChain: Promise<unknown> = Promise.resolve();
 
 type TF = typeof import('@huggingface/transformers');
 interface IdTensor { data: BigInt64Array; dims: number[] }
-interface Tok { (texts: string[], o: object): Record<string, IdTensor>; pad_token_id?: number }
+/** transformers.js tokenizer called with return_tensor: false: id lists per input name. */
+interface Tok { (texts: string[], o: object): Record<string, number[][]>; pad_token_id?: number }
 interface Clf { (inputs: Record<string, unknown>): Promise<{ logits: { data: Float32Array; dims: number[] } }>; dispose(): Promise<unknown> }
 
 export class OnnxRewardModel implements RewardModel {
@@ -93,12 +94,12 @@ export class OnnxRewardModel implements RewardModel {
   }
 
   /**
-   * Tokenise with padding, then truncate like Python `tokenizers` (truncation=True): keep the first
-   * maxLength − 1 tokens and the final special token ([SEP]). transformers.js's own truncation cuts
+   * Tokenise, truncate like Python `tokenizers` (truncation=True: keep the first maxLength − 1
+   * tokens and the final special token [SEP]), then right-pad into int64 tensors. transformers.js's own truncation cuts
    * after adding special tokens and drops [SEP], which changes the logits of long texts.
    */
   private encode(batch: string[]): Record<string, IdTensor> {
-    const enc = this.tokenizer(batch, { padding: false, truncation: false, return_tensor: false }) as unknown as Record<string, number[][]>;
+    const enc = this.tokenizer(batch, { padding: false, truncation: false, return_tensor: false });
     const L = this.maxLength;
     const cut = (row: number[]) => (row.length <= L ? row : [...row.slice(0, L - 1), row[row.length - 1]]);
     const rows = Object.fromEntries(Object.entries(enc).map(([k, v]) => [k, v.map(cut)]));
