@@ -164,9 +164,10 @@ export class GPT2LMHeadModel {
       const present: KVCache = [];
       const positionIds = args.positionIds ?? positionIdsFromMask(args.attentionMask, B, T, pastLen);
       // Additive attention bias [B, 1, T, S]: causal (query t sits at absolute position pastLen + t) + padding.
-      const q = tf.range(pastLen, S, 1, 'int32').reshape([T, 1]);
-      const k = tf.range(0, S, 1, 'int32').reshape([1, S]);
-      let bias: tf.Tensor = tf.greater(k, q).toFloat().mul(NEG).reshape([1, 1, T, S]);
+      // (step(k - q) = [k > q]; wasm's broadcasting comparisons are slow, its broadcasting sub is not)
+      const q = tf.range(pastLen, S, 1, 'float32').reshape([T, 1]);
+      const k = tf.range(0, S, 1, 'float32').reshape([1, S]);
+      let bias: tf.Tensor = tf.step(k.sub(q)).mul(NEG).reshape([1, 1, T, S]);
       if (args.attentionMask) bias = bias.add(tf.sub(1, args.attentionMask.toFloat()).mul(NEG).reshape([B, 1, 1, S]));
 
       let x = tf.gather(this.w('transformer.wte.weight'), args.inputIds).add(tf.gather(this.w('transformer.wpe.weight'), positionIds)) as tf.Tensor3D;
