@@ -11,9 +11,11 @@ import { initEngine } from '../lib/engine';
 import { KIT_FORMAT, KitRewardModel } from '../lib/rewards/trained';
 import { run as sft } from '../lib/cli/commands/sft';
 import { run as train } from '../lib/cli/commands/train';
-import { loadCheckpoint } from '../lib/models/checkpoint';
+import { loadCheckpoint, loadTrainerState } from '../lib/models/checkpoint';
+import { spawn } from 'node:child_process';
 
 const CFG = path.join(__dirname, '..', 'configs');
+let trainArgs: string[] = []; // set by the first test, reused by the SIGINT test
 
 before(async () => {
   await initEngine({ quiet: true });
@@ -49,7 +51,8 @@ test('rarlhf sft -> rarlhf train --algo ra-rlhf (tiny model, imdb-mini data)', a
     'risk.n=0',
     'risk.M=3',
   ];
-  await train(['--algo', 'ra-rlhf', '--config', path.join(CFG, 'imdb-mini.json'), '--out', runDir, '--no-progress', ...sets.flatMap((s) => ['--set', s])]);
+  trainArgs = ['--config', path.join(CFG, 'imdb-mini.json'), '--no-progress', ...sets.flatMap((s) => ['--set', s])];
+  await train(['--algo', 'ra-rlhf', '--out', runDir, ...trainArgs]);
   for (const f of ['config.json', 'metrics.jsonl', 'summary.json', 'checkpoints/final/model.safetensors', 'checkpoints/latest/trainer_state.json']) {
     assert.ok(fs.existsSync(path.join(runDir, f)), `${f} missing`);
   }
@@ -73,4 +76,38 @@ test('CLI argument errors', async () => {
   await assert.rejects(train(['--algo', 'rlhf', '--config', path.join(CFG, 'imdb-mini.json')]), /--out <run dir> is required/);
   await assert.rejects(train(['--algo', 'rlhf', '--config', path.join(CFG, 'imdb-mini.json'), '--out', '/tmp/x', '--set', 'ppo.lr=1']), /unknown field "ppo.lr"/);
   await assert.rejects(sft(['--out', '/tmp/x']), /--config <file> is required/);
+});
+
+test('SIGINT checkpoints after the current step (exit 130); --resume finishes the run', async () => {
+  assert.ok(trainArgs.length, 'needs the first test');
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-sigint-'));
+  const main = path.join(__dirname, '..', 'lib', 'cli', 'main.ts');
+  const args = ['--import', 'tsx', main, 'train', '--algo', 'rlhf', '--out', runDir, ...trainArgs, '--set', 'train.steps=200'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += String(d)));
+  const metrics = path.join(runDir, 'metrics.jsonl');
+  const code = await new Promise<number | null>((resolve) => {
+    const poll = setInterval(() => {
+      if (fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').trim().length > 0) {
+        clearInterval(poll);
+        child.kill('SIGINT');
+        // a run that ignores SIGINT must not hang the suite
+        setTimeout(() => child.kill('SIGKILL'), 60_000).unref();
+      }
+    }, 100);
+    child.on('exit', (c) => {
+      clearInterval(poll);
+      resolve(c);
+    });
+  });
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted at step \d+; continue with: .*--resume/);
+  const done = (loadTrainerState(path.join(runDir, 'checkpoints', 'latest'))!.state as { loop: { step: number } }).loop.step;
+  assert.ok(done >= 1 && done < 200, `stopped after ${done} steps`);
+  assert.equal(fs.readFileSync(metrics, 'utf8').trim().split('\n').length, done);
+  // resume from the run folder's own config, finishing at done + 1 steps
+  await train(['--algo', 'rlhf', '--out', runDir, '--resume', '--no-progress', '--set', `train.steps=${done + 1}`]);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')).steps_done, done + 1);
+  assert.equal(fs.readFileSync(metrics, 'utf8').trim().split('\n').length, done + 1);
 });

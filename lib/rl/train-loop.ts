@@ -187,6 +187,8 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
       if (metricsFile) fs.appendFileSync(metricsFile, JSON.stringify(rec) + '\n');
       await deps.onStep?.(rec);
       bar?.update(st.step, { reward: rec['env/reward_mean'].toFixed(3) });
+      // the step is synchronous tensor work: let the event loop run so a pending SIGINT is delivered
+      await new Promise((r) => setImmediate(r));
       const stop = stopRequested || (deps.shouldStop?.() ?? false);
       if (stop && st.step < totalSteps) {
         await save('latest');
