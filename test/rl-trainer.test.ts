@@ -80,6 +80,16 @@ test('ties at the quantile are kept; minibatches without kept tokens are skipped
   for (const x of weightsOf(policy).values()) assert.ok(x.every(Number.isFinite));
 });
 
+test('PPOTrainer.step leaks no tensors', () => {
+  const { policy, ref } = toyModels(5);
+  const tr = new PPOTrainer({ config: { batch_size: 8, mini_batch_size: 4 }, policy, ref, seed: 1 });
+  const b = fixedBatch(null);
+  tr.step(b.queries, b.responses, b.scores, { riskCount: 3 }); // creates the Adam moments
+  const n0 = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tr.step(b.queries, b.responses, b.scores, { riskCount: 3 });
+  assert.equal(tf.memory().numTensors, n0);
+});
+
 test('a NaN loss stops before the optimizer step', () => {
   const { policy, ref } = toyModels(5);
   const tr = new PPOTrainer({ config: { batch_size: 8, mini_batch_size: 8 }, policy, ref, seed: 1 });

@@ -153,7 +153,8 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
       const queries = st.order.slice(st.pos * B, (st.pos + 1) * B).map((i) => deps.trainPrompts[i]);
       const tStep = performance.now();
       const responses = generateResponses(deps.policy, queries, { ...config.generation, chunk_size: config.generation.chunk_size ?? undefined }, genRng, {
-        rolloutDropout: config.train.rollout_dropout,
+        // trl samples in eval mode on the first step and in train mode (dropout on) afterwards
+        rolloutDropout: config.train.rollout_dropout && m > 0,
       });
       const tGen = performance.now();
       const { texts } = rewardTexts(deps.tokenizer, queries, responses);
