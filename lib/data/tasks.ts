@@ -59,7 +59,17 @@ export interface LoadTaskOptions extends ReadOptions {
    * RTP: train = full prompts.jsonl (split into train/test by the eda.py recipe).
    */
   sources?: { train?: string; test?: string };
+  /**
+   * Which test rows become evaluation prompts. 'all' (default): the task's test set as the paper
+   * builds it (correct with the real toxic-bert). 'reward-heldout': toxicity tasks keep only the
+   * rows on the evaluation side of the kit reward models' held-out rule (lib/rewards/heldout.ts,
+   * docs/reward-fidelity.md), so a KIT toxicity model never scores prompts it was trained on.
+   * Train prompts are unchanged. IMDB needs no rule (the kit sentiment model never sees IMDB test).
+   */
+  evalRows?: EvalRows;
 }
+
+export type EvalRows = 'all' | 'reward-heldout';
 
 interface Row {
   text: string;
@@ -79,6 +89,9 @@ export async function loadTask(name: TaskName | string, opts: LoadTaskOptions = 
   const tokenizer = opts.tokenizer ?? GPT2Tokenizer.fromDir(path.join(resolveDataDir(opts.dataDir), 'tokenizers', 'gpt2'));
   const parts =
     spec.dataset === 'imdb' ? await imdbParts(spec, opts) : spec.dataset === 'jigsaw' ? await jigsawParts(spec, opts) : await rtpParts(spec, opts);
+  const evalRows = opts.evalRows ?? 'all';
+  if (evalRows !== 'all' && evalRows !== 'reward-heldout') throw new Error(`loadTask: evalRows must be 'all' or 'reward-heldout', got ${JSON.stringify(evalRows)}`);
+  if (evalRows === 'reward-heldout') applyHeldOutRule(spec, parts);
   const toPrompts = (rows: Row[]): TaskPrompt[] =>
     makePrompts(
       rows.map((r) => r.text),
@@ -92,6 +105,23 @@ export async function loadTask(name: TaskName | string, opts: LoadTaskOptions = 
     notes.push(`Train prompts give ${batchesPerEpoch} batches of ${spec.batchSize}, fewer than the paper's M=${spec.M}.`);
   }
   return { spec, train, test: toPrompts(parts.test), sftTexts: parts.sftTexts, batchesPerEpoch, reports: parts.reports, mix: parts.mix, notes };
+}
+
+/**
+ * Keep the test rows a kit toxicity reward model never trained on: side b of hashHalves, which is
+ * exactly isRewardEvalRow (lib/rewards/heldout.ts defines the rule through this function; lib/data
+ * does not import lib/rewards). Applied after the paper's split, so train prompts do not move.
+ */
+function applyHeldOutRule(spec: TaskSpec, parts: Parts): void {
+  if (spec.dataset === 'imdb') {
+    parts.notes.push('evalRows reward-heldout: no effect on IMDB (the kit sentiment model trains on IMDB train only).');
+    return;
+  }
+  const before = parts.test.length;
+  parts.test = hashHalves(parts.test, (r) => r.text).b;
+  const nToxic = parts.test.filter((r) => r.label === 1).length;
+  if (parts.mix.test) parts.mix.test = { ...parts.mix.test, nToxic, nNonToxic: parts.test.length - nToxic };
+  parts.notes.push(`evalRows reward-heldout: ${parts.test.length} of ${before} test rows are on the reward-eval side of the held-out rule (${nToxic} toxic); the other ${before - parts.test.length} may be kit reward-train texts and were dropped.`);
 }
 
 interface Parts {

@@ -14,6 +14,9 @@
  * is deterministic and disjoint, which is what the rule needs, but it is not a well-mixed bit.
  */
 import { hashHalves } from '../data/split';
+import type { EvalRows } from '../data/tasks';
+import { KitRewardModel } from './trained';
+import type { RewardModel } from './types';
 
 const identity = (t: string) => t;
 
@@ -26,4 +29,13 @@ export function isRewardTrainRow(text: string): boolean {
 /** Complement, for the task/evaluation side. */
 export function isRewardEvalRow(text: string): boolean {
   return !isRewardTrainRow(text);
+}
+
+/**
+ * The loadTask `evalRows` an evaluation with `reward` needs: a kit toxicity model was trained on
+ * the reward-train side of the rule, so its evaluation prompts must come from the other side.
+ * The real classifiers (ONNX toxic-bert / distilbert-imdb) and kit IMDB models need no restriction.
+ */
+export function evalRowsFor(reward: RewardModel): EvalRows {
+  return reward instanceof KitRewardModel && reward.config.task === 'toxicity' ? 'reward-heldout' : 'all';
 }

@@ -8,6 +8,6 @@ export { OnnxRewardModel, KNOWN_HEADS, inferHead, type OnnxHead } from './onnx';
 export { KitRewardModel, KIT_FORMAT, type KitRewardConfig } from './trained';
 export { trainImdbReward, trainToxicityReward, fitCalibration, DEFAULT_HYPER, type TrainHyper, type TrainOptions } from './train';
 export { evaluateImdb, evaluateToxicity, type ImdbEval, type ToxicityEval } from './evaluate';
-export { isRewardTrainRow, isRewardEvalRow } from './heldout';
+export { isRewardTrainRow, isRewardEvalRow, evalRowsFor } from './heldout';
 export { accuracy, pearson, rankAverage, rmse, rocAuc, spearman } from './stats';
 export { writeTinyClassifier, bertTokenizerJson, readVocabTxt } from './tiny';

@@ -11,6 +11,7 @@ import { initEngine } from '../../engine';
 import { loadTask, getTaskSpec } from '../../data/tasks';
 import { minNewTokens } from '../../data/prompts';
 import { loadRewardModel } from '../../rewards/load';
+import { evalRowsFor } from '../../rewards/heldout';
 import { writeGenerations } from '../../eval/generations';
 import { loadLM } from '../../pipeline/adapters';
 import { generationRows, type GenerationModel } from '../../pipeline/generations';
@@ -22,7 +23,8 @@ const USAGE = `usage: rarlhf generate --task <task> --model NAME=<checkpoint dir
   --model      NAME=<dir>: an HF-layout checkpoint with tokenizer files (rarlhf sft/train output); repeatable
   --reward     kit reward folder | ONNX classifier folder | HF id in the local hub cache (default: the task's classifier id)
   --samples    samples per prompt (default 1, as the paper); k > 1 adds a "sample" column
-  --n-prompts  first N test prompts (default: all of the task's test set)`;
+  --n-prompts  first N test prompts (default: all of the task's test set; with a kit toxicity reward model,
+               only the test rows on the evaluation side of its held-out rule)`;
 
 function posInt(name: string, v: string | undefined, dflt?: number): number | undefined {
   if (v === undefined) return dflt;
@@ -81,13 +83,15 @@ export async function run(argv: string[]): Promise<void> {
   });
   const models: GenerationModel[] = loaded;
   // Prompts are the first L tokens under the first model's tokenizer (the policies of one run share it).
-  const task = await loadTask(values.task, { dataDir: values['data-dir'], tokenizer: models[0].tokenizer });
-  const test = nPrompts ? task.test.slice(0, nPrompts) : task.test;
   const reward = await loadRewardModel(values.reward ?? spec.reward.model);
+  // A kit toxicity reward model must not score prompts it was trained on (held-out rule).
+  const evalRows = evalRowsFor(reward);
+  const task = await loadTask(values.task, { dataDir: values['data-dir'], tokenizer: models[0].tokenizer, evalRows });
+  const test = nPrompts ? task.test.slice(0, nPrompts) : task.test;
   // Test-time min_length counts the (left-padded) prompt, as HF batched generate does: the floor
   // on new tokens is min_length minus the longest prompt (0 for IMDB's 64-token prompts).
   const minNew = Math.min(maxNew, minNewTokens(spec.evalMinLength, Math.max(...test.map((p) => p.queryIds.length))));
-  progress.log(`generate: ${test.length} prompts x ${samples} sample(s) x ${models.length} model(s), ${maxNew} new tokens, reward ${reward.name}`);
+  progress.log(`generate: ${test.length} prompts${evalRows === 'reward-heldout' ? ' (reward-heldout rows)' : ''} x ${samples} sample(s) x ${models.length} model(s), ${maxNew} new tokens, reward ${reward.name}`);
   progress.start('generate', test.length * samples * models.length);
   const rows = await generationRows(
     test.map((p) => ({ prompt: p.query, cls: p.label })),
