@@ -32,6 +32,8 @@ if [ ! -f "$SPEC" ] || ! grep -q "\"$TSLAB\"" "$SPEC"; then
   "$TSLAB" install --python="$PY" --binary="$TSLAB" --prefix="$PREFIX" >/dev/null
 fi
 
+# RARLHF_NB_SKIP_BUILD=1 skips the build (tests of the runner whose notebooks do not import lib).
+if [ "${RARLHF_NB_SKIP_BUILD:-0}" = 1 ]; then echo "export JUPYTER_PATH=$PREFIX/share/jupyter"; exit 0; fi
 # Emit dist/lib/** even if a file elsewhere has a type error mid-edit (tsc emits anyway); cells
 # that use a broken module still fail loudly, and CI type-checks separately.
 if ! npx --no-install tsc -p scripts/tsconfig.notebooks.json; then

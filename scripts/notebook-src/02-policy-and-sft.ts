@@ -90,10 +90,12 @@ tslab.display.html(htmlTable(task.test.slice(0, 4).map((p) => ({
 
 // %%
 import { GPT2LMHeadModel, gpt2ParameterCount } from "../dist/lib/models/gpt2";
-import { tinyGPT2Config } from "../dist/lib/pipeline/adapters";
 
-const modelSpec = { ...P.model, n_positions: 128, dropout: 0 };
-const policy = new GPT2LMHeadModel(tinyGPT2Config(modelSpec, tokenizer), { seed: 0 });
+const policy = new GPT2LMHeadModel({
+  ...P.model, vocab_size: tokenizer.vocabSize, n_positions: 128,
+  resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0,
+  bos_token_id: tokenizer.bosTokenId, eos_token_id: tokenizer.eosTokenId,
+}, { seed: 0 });
 tslab.display.html(htmlTable([{
   layers: policy.config.n_layer, "d_model": policy.config.n_embd, heads: policy.config.n_head,
   vocabulary: policy.config.vocab_size, "context": policy.config.n_positions,
@@ -103,21 +105,24 @@ tslab.display.html(htmlTable([{
 // %% [markdown]
 // ## 3 · Pretraining (stand-in for GPT-2's web pretraining)
 //
-// Next-token prediction on reviews of **both** classes, each cut to its first tokens and ended with
-// the end-of-text token. This gives the policy English and movie vocabulary but no preference for a
-// sentiment, like a generic pretrained model.
+// Next-token prediction on reviews of **both** classes, each cut to its first tokens. This gives the
+// policy English and movie vocabulary but no preference for a sentiment, like a generic pretrained
+// model. The loop is `trainSFT` (lib/rl/sft.ts, described in step 4) with a pretraining learning rate;
+// it holds out 2% of the texts to report a loss before and after.
 
 // %%
-import { trainCausalLM, saveLM } from "../dist/lib/pipeline/adapters";
+import { trainSFT } from "../dist/lib/rl/sft";
+import { saveModelCheckpoint } from "../dist/lib/models/checkpoint";
 
-const eos = tokenizer.eosTokenId;
-const encodeDoc = (text: string) => [...tokenizer.encode(text).slice(0, P.maxLength - 1), eos];
-const pretrainSeqs = shuffled.slice(0, P.pretrainTexts).map((r) => encodeDoc(r.text));
 let t1 = performance.now();
-const pretrainLosses = trainCausalLM(policy, pretrainSeqs, eos, { epochs: P.pretrainEpochs, batchSize: 32, lr: 2e-3, maxLength: P.maxLength, seed: 0 });
+const pretrain = await trainSFT({
+  learning_rate: 2e-3, batch_size: 32, grad_accum: 1, epochs: P.pretrainEpochs, max_seq_length: P.maxLength,
+  weight_decay: 0, max_grad_norm: 1.0, eval_fraction: 0.02, seed: 0, save_every: null,
+}, { model: policy, tokenizer: tokenizer, texts: shuffled.slice(0, P.pretrainTexts).map((r) => r.text), progress: false });
 const pretrainSeconds = (performance.now() - t1) / 1000;
-saveLM(policy, tokenizer, path.join(RUN_DIR, "pretrain"));
-console.log(`pretraining: ${pretrainLosses.length} steps in ${pretrainSeconds.toFixed(0)} s; loss ${pretrainLosses[0].toFixed(2)} -> ${pretrainLosses[pretrainLosses.length - 1].toFixed(2)} (ln V = ${Math.log(tokenizer.vocabSize).toFixed(2)})`);
+const pretrainLosses = pretrain.steps.map((r) => r.loss);
+saveModelCheckpoint(path.join(RUN_DIR, "pretrain"), policy, { tokenizer: tokenizer });
+console.log(`pretraining: ${pretrainLosses.length} steps in ${pretrainSeconds.toFixed(0)} s; held-out loss ${pretrain.evalLossBefore?.toFixed(2)} -> ${pretrain.evalLoss?.toFixed(2)} (ln V = ${Math.log(tokenizer.vocabSize).toFixed(2)})`);
 
 // %% [markdown]
 // ## 4 · Supervised fine-tuning on positive reviews
@@ -130,8 +135,6 @@ console.log(`pretraining: ${pretrainLosses.length} steps in ${pretrainSeconds.to
 // 40 tokens) with a 10x learning rate, because the miniature runs only a few dozen steps.
 
 // %%
-import { trainSFT } from "../dist/lib/rl/sft";
-
 t1 = performance.now();
 const sft = await trainSFT({
   learning_rate: task.spec.sft.learningRate * 10, batch_size: task.spec.sft.batchSize, grad_accum: task.spec.sft.gradAccum,
@@ -140,7 +143,7 @@ const sft = await trainSFT({
 }, { model: policy, tokenizer: tokenizer, texts: task.sftTexts.slice(0, P.sftTexts), progress: false });
 const sftSeconds = (performance.now() - t1) / 1000;
 const sftLosses = sft.steps.map((r) => r.loss);
-saveLM(policy, tokenizer, path.join(RUN_DIR, "sft"));
+saveModelCheckpoint(path.join(RUN_DIR, "sft"), policy, { tokenizer: tokenizer });
 console.log(`SFT: ${sftLosses.length} steps in ${sftSeconds.toFixed(0)} s; held-out loss ${sft.evalLossBefore?.toFixed(3)} -> ${sft.evalLoss?.toFixed(3)}`);
 
 // %% [markdown]
@@ -168,13 +171,13 @@ if (lossPng) tslab.display.png(lossPng); else console.log("no Chromium found: fi
 // stream for the pretrained and the SFT model.
 
 // %%
-import { loadLM } from "../dist/lib/pipeline/adapters";
+import { loadGPT2 } from "../dist/lib/models/checkpoint";
 import { generate } from "../dist/lib/models/generate";
 
-const pretrained = loadLM(path.join(RUN_DIR, "pretrain")).model;
+const pretrained = loadGPT2(path.join(RUN_DIR, "pretrain")).model;
 const prompts = task.test.slice(0, 6);
 const sampleOf = (model: GPT2LMHeadModel) =>
-  generate(model, prompts.map((p) => p.queryIds), { maxNewTokens: task.spec.maxNewTokens, minNewTokens: task.spec.maxNewTokens, eosTokenId: eos, seed: 1 })
+  generate(model, prompts.map((p) => p.queryIds), { maxNewTokens: task.spec.maxNewTokens, minNewTokens: task.spec.maxNewTokens, eosTokenId: tokenizer.eosTokenId, seed: 1 })
     .responses.map((r) => tokenizer.decode(r));
 const before = sampleOf(pretrained);
 const after = sampleOf(policy);
@@ -190,13 +193,16 @@ tslab.display.html(htmlTable(prompts.map((p, i) => ({
 // class gap needs the `full` run.
 
 // %%
-import { modelPerplexity } from "../dist/lib/pipeline/report";
+import { perplexity, causalLMLogprobs } from "../dist/lib/eval/perplexity";
+
+const meanPerplexity = async (model: GPT2LMHeadModel, texts: string[]) =>
+  (await perplexity(causalLMLogprobs(model), tokenizer, texts, { maxChars: 200, batchSize: 16, bosTokenId: tokenizer.bosTokenId, padTokenId: tokenizer.padTokenId })).meanPerplexity;
 
 const heldOut = (label: 0 | 1) => task.test.filter((p) => p.label === label).slice(0, SCALE === "quick" ? 64 : 128).map((p) => p.text);
 const pplRows: Record<string, string | number>[] = [];
 for (const [name, model] of [["pretrained", pretrained], ["SFT", policy]] as const) {
-  const pos = (await modelPerplexity(model, tokenizer, heldOut(1), 200)).mean;
-  const neg = (await modelPerplexity(model, tokenizer, heldOut(0), 200)).mean;
+  const pos = await meanPerplexity(model, heldOut(1));
+  const neg = await meanPerplexity(model, heldOut(0));
   pplRows.push({ model: name, "positive reviews": pos, "negative reviews": neg });
 }
 tslab.display.html(htmlTable(pplRows, { caption: "Held-out perplexity (lower is better)", digits: 1 }));

@@ -164,13 +164,14 @@ tslab.display.html(htmlTable([{
 
 // %%
 import { GPT2WithValueHead } from "../dist/lib/models/gpt2";
-import { loadLM } from "../dist/lib/pipeline/adapters";
+import { loadGPT2 } from "../dist/lib/models/checkpoint";
+import { GPT2Tokenizer } from "../dist/lib/text/gpt2-tokenizer";
 import { ppoTrainConfig } from "../dist/lib/pipeline/ppo-adapter";
 import { trainPPO, type StepRecord } from "../dist/lib/rl/train-loop";
 import { loadTask } from "../dist/lib/data/tasks";
 import { minNewTokens } from "../dist/lib/data/prompts";
 
-const { tokenizer } = loadLM(path.join(RUN_DIR, "sft"));
+const tokenizer = GPT2Tokenizer.fromDir(path.join(RUN_DIR, "sft"));
 const task = await loadTask("imdb-mini", { dataDir: DATA_DIR, tokenizer: tokenizer });
 const spec = task.spec;
 const warmStart = Math.max(1, Math.round((spec.risk.n * R.steps) / spec.M));
@@ -186,8 +187,8 @@ console.log({ steps: R.steps, B: trainConfig.ppo.batch_size, risk: trainConfig.r
 
 const runs: Record<string, { steps: StepRecord[]; seconds: number }> = {};
 for (const algo of ["rlhf", "ra-rlhf"] as const) {
-  const policy = new GPT2WithValueHead(loadLM(path.join(RUN_DIR, "sft")).model, { seed: spec.seed });
-  const ref = loadLM(path.join(RUN_DIR, "sft")).model;
+  const policy = new GPT2WithValueHead(loadGPT2(path.join(RUN_DIR, "sft")).model, { seed: spec.seed });
+  const ref = loadGPT2(path.join(RUN_DIR, "sft")).model;
   const t = performance.now();
   const r = await trainPPO(trainConfig, {
     algo: algo, policy: policy, ref: ref, tokenizer: tokenizer, rewardModel: rm.model,

@@ -45,15 +45,19 @@ console.log({ SCALE, DATA_DIR, RUN_DIR, N_PPL, N_DIVERSE });
 // The paper's measurement (HF `evaluate` "perplexity"): BOS prepended, per-text perplexity
 // exp(mean token NLL), then the **mean over texts**. Texts are positive test reviews ("only positive
 // class samples"). The paper cuts IMDB texts to 1,000 characters; our models have a 128-token
-// context, so we cut to 200 characters (`modelPerplexity` also reports how many texts still had to be
-// truncated to fit).
+// context, so we cut to 200 characters.
 
 // %%
 import { loadTask } from "../dist/lib/data/tasks";
 import { loadGPT2 } from "../dist/lib/models/checkpoint";
 import { GPT2Tokenizer } from "../dist/lib/text/gpt2-tokenizer";
-import { modelPerplexity } from "../dist/lib/pipeline/report";
+import { perplexity, causalLMLogprobs } from "../dist/lib/eval/perplexity";
+import type { GPT2LMHeadModel } from "../dist/lib/models/gpt2";
 import { htmlTable } from "../dist/lib/notebook/html";
+
+// Texts are cut to 200 characters, which fits the 128-token context of these models.
+const meanPerplexity = async (model: GPT2LMHeadModel, texts: string[]) =>
+  (await perplexity(causalLMLogprobs(model), tokenizer, texts, { maxChars: 200, batchSize: 16, bosTokenId: tokenizer.bosTokenId, padTokenId: tokenizer.padTokenId })).meanPerplexity;
 
 const tokenizer = GPT2Tokenizer.fromDir(CHECKPOINTS.sft);
 const task = await loadTask("imdb-mini", { dataDir: DATA_DIR, tokenizer: tokenizer });
@@ -62,9 +66,8 @@ const perplexities: Record<string, number> = {};
 const pplRows: Record<string, string | number>[] = [];
 for (const [name, dir] of Object.entries(CHECKPOINTS)) {
   const model = loadGPT2(dir).model;
-  const ppl = await modelPerplexity(model, tokenizer, pplTexts, 200);
-  perplexities[name] = ppl.mean;
-  pplRows.push({ model: name, "perplexity ↓": ppl.mean, texts: pplTexts.length, "truncated to fit": ppl.truncated });
+  perplexities[name] = await meanPerplexity(model, pplTexts);
+  pplRows.push({ model: name, "perplexity ↓": perplexities[name], texts: pplTexts.length });
   model.dispose();
 }
 tslab.display.html(htmlTable(pplRows, { caption: "Perplexity of held-out positive IMDB reviews (first 200 characters)", digits: 1 }));
@@ -121,7 +124,6 @@ tslab.display.html(htmlTable(diverse.models.map((m) => ({
 // %%
 import type { TrainConfig } from "../dist/lib/config/schemas";
 import { GPT2WithValueHead } from "../dist/lib/models/gpt2";
-import { loadLM } from "../dist/lib/pipeline/adapters";
 import { trainPPO } from "../dist/lib/rl/train-loop";
 
 const base = JSON.parse(fs.readFileSync(path.join(RUN_DIR, "ra-rlhf", "config.json"), "utf8")) as TrainConfig & { algo?: string };
@@ -140,8 +142,8 @@ for (const g of grid) {
   const dir = reuse ? path.join(RUN_DIR, "ra-rlhf") : path.join(RUN_DIR, "ablation", `n${g.n}-alpha${g.alpha}`);
   const t = performance.now();
   if (!reuse) {
-    const policy = new GPT2WithValueHead(loadLM(CHECKPOINTS.sft).model, { seed: task.spec.seed });
-    const ref = loadLM(CHECKPOINTS.sft).model;
+    const policy = new GPT2WithValueHead(loadGPT2(CHECKPOINTS.sft).model, { seed: task.spec.seed });
+    const ref = loadGPT2(CHECKPOINTS.sft).model;
     await trainPPO({ ...base, risk: { ...base.risk, n: g.n, alpha: g.alpha } }, {
       algo: "ra-rlhf", policy: policy, ref: ref, tokenizer: tokenizer, rewardModel: reward,
       trainPrompts: task.train.map((p) => p.queryIds), outDir: dir, progress: false,
@@ -155,11 +157,11 @@ for (const g of grid) {
   const file = path.join(dir, "generations.jsonl");
   writeGenerations(file, rows);
   const r = evaluateTable(readGenerations(file), evalSpec(["policy"], task.spec.tailThreshold, 0.2, false)).models[0];
-  const ppl = await modelPerplexity(model, tokenizer, pplTexts, 200);
+  const ppl = await meanPerplexity(model, pplTexts);
   model.dispose();
   ablation.push({
     n: g.n, "α": g.alpha, "ρ": base.risk.rho, "PPO steps": base.train.steps ?? 0,
-    reward: r.meanReward, "tail reward": r.tailReward, perplexity: ppl.mean,
+    reward: r.meanReward, "tail reward": r.tailReward, perplexity: ppl,
     source: reuse ? "notebook 03" : `trained here (${((performance.now() - t) / 1000).toFixed(0)} s)`,
   });
 }
