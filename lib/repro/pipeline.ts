@@ -17,6 +17,7 @@ import { loadTask, getTaskSpec, type TaskData } from '../data/tasks';
 import { loadImdb } from '../data/imdb';
 import { trainImdbReward, trainToxicityReward } from '../rewards/train';
 import { KitRewardModel } from '../rewards/trained';
+import { evalRowsFor } from '../rewards/heldout';
 import { writeGenerations } from '../eval/generations';
 import { meanQuantileCurves, type EvalResult } from '../eval/evaluate';
 import { readMetricsJsonl } from '../eval/figures';
@@ -117,6 +118,7 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   const cache = path.resolve(o.cacheDir ?? path.join(out, '..', 'cache'), cfg.task);
   fs.mkdirSync(out, { recursive: true });
   writeJson(path.join(out, 'config.json'), { ...cfg, seeds: o.seeds, cache, taskNotes: spec.notes });
+  let taskNotes: string[] = spec.notes;
   const progress = new Progress(o.quiet);
   const timings: StageRecord[] = [];
   const engine = await initEngine({ quiet: o.quiet });
@@ -125,8 +127,10 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   // Prompts need the policy tokenizer: train it first (from raw task text), then load the task with it.
   const task0 = await loadTask(o.task, { dataDir: o.dataDir, tokenizer: { encode: () => [0], decode: () => '' } });
   const shared = await sharedStages(cfg, task0, o, cache, progress, timings);
-  const task = await loadTask(o.task, { dataDir: o.dataDir, tokenizer: shared.tokenizer });
   const reward = await KitRewardModel.load(shared.reward);
+  // A kit toxicity model was trained on part of the Jigsaw rows: evaluate on its held-out side only.
+  const task = await loadTask(o.task, { dataDir: o.dataDir, tokenizer: shared.tokenizer, evalRows: evalRowsFor(reward) });
+  taskNotes = task.notes;
   const testPrompts = task.test.slice(0, cfg.eval.nPrompts);
   const pplTexts = task.test.filter((p) => p.label === (spec.dataset === 'imdb' ? 1 : 0)).slice(0, cfg.eval.perplexityTexts).map((p) => p.text);
 
@@ -179,7 +183,7 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   }, o.png ?? true);
   const totalSeconds = (performance.now() - t0) / 1000;
   writeJson(path.join(out, 'results.json'), { task: cfg.task, seeds: o.seeds, config: cfg, table: table.rows, perplexity: ppl, perplexityTexts: pplTexts.length, timings, totalSeconds, seed0Dir: seed0 });
-  const md = renderResults(cfg, spec.notes, o, pplTexts.length, table.markdown, timings, totalSeconds, figs.png.map((f) => path.relative(out, f)), figs.html.map((f) => path.relative(out, f)));
+  const md = renderResults(cfg, taskNotes, o, pplTexts.length, table.markdown, timings, totalSeconds, figs.png.map((f) => path.relative(out, f)), figs.html.map((f) => path.relative(out, f)));
   const resultsFile = path.join(out, 'results.md');
   fs.writeFileSync(resultsFile, md);
   await reward.dispose();
