@@ -3,6 +3,7 @@
  * PPOConfig and HF TrainingArguments where one exists. Defaults are the paper's IMDB setting.
  */
 import { TASKS } from '../data/task-specs';
+import { DEFAULT_PPO_CONFIG, type PPOConfig } from '../rl/ppo-trainer';
 import { Json, Schema, resolveConfig } from './index';
 
 const TASK_NAMES = Object.keys(TASKS);
@@ -22,25 +23,7 @@ export interface TrainConfig {
     temperature: number;
     chunk_size: number | null;
   };
-  ppo: {
-    learning_rate: number;
-    batch_size: number;
-    mini_batch_size: number;
-    ppo_epochs: number;
-    gamma: number;
-    lam: number;
-    cliprange: number;
-    cliprange_value: number;
-    vf_coef: number;
-    kl_penalty: 'kl' | 'abs' | 'mse' | 'full';
-    adap_kl_ctrl: boolean;
-    init_kl_coef: number;
-    target: number;
-    horizon: number;
-    ratio_threshold: number;
-    max_grad_norm: number | null;
-    forward_batch_size: number | null;
-  };
+  ppo: PPOConfig;
   risk: {
     alpha: number;
     n: number;
@@ -60,25 +43,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   model: { policy: '', ref: null, value_head_seed: 0 },
   reward: { model: '', batch_size: 16 },
   generation: { max_new_tokens: 48, min_length: 48, min_new_tokens: 0, top_k: 0, top_p: 1.0, temperature: 1.0, chunk_size: 4 },
-  ppo: {
-    learning_rate: 1.41e-5,
-    batch_size: 128,
-    mini_batch_size: 128,
-    ppo_epochs: 4,
-    gamma: 1.0,
-    lam: 0.95,
-    cliprange: 0.2,
-    cliprange_value: 0.2,
-    vf_coef: 0.1,
-    kl_penalty: 'kl',
-    adap_kl_ctrl: true,
-    init_kl_coef: 0.2,
-    target: 6,
-    horizon: 10000,
-    ratio_threshold: 10,
-    max_grad_norm: null,
-    forward_batch_size: null,
-  },
+  ppo: { ...DEFAULT_PPO_CONFIG },
   risk: { alpha: 0.4, n: 30, rho: 0.95, M: 194, scheduler: 'new', rank_by: 'lambda_return_first_response_token', kl_input: 'sum_selected_over_B' },
   train: { steps: null, epochs: 1, save_every: 10, rollout_dropout: false, max_prompts: null },
 };
