@@ -65,7 +65,7 @@ export async function run(argv: string[]): Promise<void> {
     },
     allowPositionals: false,
   });
-  if (!sub || values.help || sub === 'help') {
+  if (!sub || values.help || sub === 'help' || sub === '--help' || sub === '-h') {
     console.log(USAGE);
     return;
   }
