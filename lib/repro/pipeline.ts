@@ -36,7 +36,7 @@ export interface ReproOptions {
   /** shared stage cache (default <out>/../cache) */
   cacheDir?: string;
   quick?: boolean;
-  /** pretraining texts (default 6,000; null = all) */
+  /** cap on pretraining texts (default / null = all) */
   pretrainTexts?: number | null;
   quiet?: boolean;
   png?: boolean;

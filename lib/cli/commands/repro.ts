@@ -11,7 +11,7 @@ const HELP = `usage: rarlhf repro --task imdb-mini|jigsaw-mini [--seeds 3 | --se
 Shared stages (BPE tokenizer, pretraining = the GPT2 column, SFT, kit reward model) are cached under
 --cache-dir (default <out>/../cache) keyed by config hash and reused across seeds and runs; each seed
 trains RLHF and RA-RLHF with the same budget. One imdb-mini seed takes well under an hour on 2 cores
-once pretraining is cached. --pretrain-texts: texts for the GPT2-stand-in pretraining (default 6000).`;
+once pretraining is cached. --pretrain-texts: cap on the texts of the GPT2-stand-in pretraining (default all).`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
