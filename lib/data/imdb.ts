@@ -2,10 +2,12 @@
  * IMDB (Maas et al. 2011) with the paper's preparation (paper-spec §5, IMDB-Gen):
  * keep reviews with len(text) > 200 (Python len = code points), label 0 = neg, 1 = pos.
  * Sources: the staged JSONL (<dataDir>/imdb/imdb_<split>.jsonl.gz), an aclImdb folder
- * (<dir>/<split>/{pos,neg}/<id>_<rating>.txt), or HF `imdb` parquet (columns text, label).
+ * (<dir>/<split>/{pos,neg}/<id>_<rating>.txt), or HF `imdb` parquet (columns text, label);
+ * source 'hub' downloads stanfordnlp/imdb's parquet into the HF cache (hub-datasets.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { HUB_SOURCE, hubDatasetFile, type HubDatasetOptions } from './hub-datasets';
 import { dataFile } from './paths';
 import {
   codePointLength, drop, field, intLabel, loadRows, num, recordsFor, text,
@@ -24,8 +26,10 @@ export interface ImdbRow {
 
 export interface ImdbOptions extends ReadOptions {
   dataDir?: string;
-  /** A .jsonl[.gz] / .parquet file or an aclImdb folder; default the staged JSONL for the split. */
+  /** A .jsonl[.gz] / .parquet file, an aclImdb folder, or 'hub'; default the staged JSONL for the split. */
   source?: string;
+  /** Download options for source 'hub' (endpoint, cacheDir, revision, offline, ...). */
+  hub?: HubDatasetOptions;
   /** Keep rows with len(text) > minChars (code points). Paper: 200. Set -1 to keep everything. */
   minChars?: number;
 }
@@ -35,7 +39,8 @@ export const IMDB_MIN_CHARS = 200;
 /** Load one IMDB split with the `len(text) > 200` filter. */
 export async function loadImdb(split: 'train' | 'test', opts: ImdbOptions = {}): Promise<Loaded<ImdbRow>> {
   const minChars = opts.minChars ?? IMDB_MIN_CHARS;
-  const source = opts.source ?? dataFile(`imdb/imdb_${split}.jsonl.gz`, opts.dataDir);
+  const source =
+    opts.source === HUB_SOURCE ? await hubDatasetFile('imdb', split, opts.hub) : (opts.source ?? dataFile(`imdb/imdb_${split}.jsonl.gz`, opts.dataDir));
   if (!fs.existsSync(source)) throw new Error(`IMDB source not found: ${source}`);
   const isDir = fs.statSync(source).isDirectory();
   const records = isDir ? aclImdbRecords(source, split) : recordsFor(source);

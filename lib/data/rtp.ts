@@ -6,8 +6,10 @@
  * test = all toxic-test + equally many non-toxic-test.
  * Formats: the original nested `prompts.jsonl` records (also HF parquet with prompt/continuation
  * structs) and the flattened form (Prompt, Continuation, Perspective, Label).
- * Offline only the 2,396-prompt DecodingTrust subset exists (993 toxic / 1,403 non-toxic).
+ * Offline only the 2,396-prompt DecodingTrust subset exists (993 toxic / 1,403 non-toxic);
+ * 'hub' downloads the full allenai/real-toxicity-prompts prompts.jsonl (hub-datasets.ts).
  */
+import { HUB_SOURCE, hubDatasetFile, type HubDatasetOptions } from './hub-datasets';
 import { dataFile } from './paths';
 import { drop, FieldError, loadRows, num, recordsFor, text, type Loaded, type ReadOptions } from './readers';
 import { build7030, buildBalanced, trainTestSplit, type ClassMix } from './split';
@@ -33,10 +35,15 @@ export type RtpName = keyof typeof RTP_FILES;
 
 export interface RtpOptions extends ReadOptions {
   dataDir?: string;
+  /** Download options for nameOrFile 'hub'. */
+  hub?: HubDatasetOptions;
 }
 
 export async function loadRtp(nameOrFile: RtpName | string = 'subset-flat', opts: RtpOptions = {}): Promise<Loaded<RtpRow>> {
-  const file = nameOrFile in RTP_FILES ? dataFile(RTP_FILES[nameOrFile as RtpName], opts.dataDir) : nameOrFile;
+  const file =
+    nameOrFile === HUB_SOURCE
+      ? await hubDatasetFile('real-toxicity-prompts', 'train', opts.hub)
+      : nameOrFile in RTP_FILES ? dataFile(RTP_FILES[nameOrFile as RtpName], opts.dataDir) : nameOrFile;
   return loadRows<RtpRow>(
     file,
     recordsFor(file),

@@ -8,6 +8,7 @@ import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import { filterByLength, imdbTestSample, loadImdb } from './imdb';
 import { loadJigsaw, splitByToxic } from './jigsaw';
 import { loadOlid } from './olid';
+import { HUB_SOURCE, type HubDatasetOptions } from './hub-datasets';
 import { makePrompts, type Prompt, type PromptTokenizer } from './prompts';
 import { resolveDataDir } from './paths';
 import type { LoadReport, ReadOptions } from './readers';
@@ -57,8 +58,11 @@ export interface LoadTaskOptions extends ReadOptions {
    * Replace the staged sources. IMDB: train/test = .jsonl[.gz]/.parquet file or an aclImdb folder.
    * Jigsaw: train = Kaggle train.csv (or the authors' 70/30 file), test = jigsaw_test.csv/.jsonl.gz.
    * RTP: train = full prompts.jsonl (split into train/test by the eda.py recipe).
+   * 'hub' (IMDB train/test, RTP train): download the paper's Hub dataset (lib/data/hub-datasets.ts).
    */
   sources?: { train?: string; test?: string };
+  /** Download options for 'hub' sources (endpoint, cacheDir, revision, offline, ...). */
+  hub?: HubDatasetOptions;
   /**
    * Which test rows become evaluation prompts. 'all' (default): the task's test set as the paper
    * builds it (correct with the real toxic-bert). 'reward-heldout': toxicity tasks keep only the
@@ -136,7 +140,7 @@ interface Parts {
 const cap = <T>(rows: T[], n: number | null, seed: number): T[] => (n !== null && rows.length > n ? seededSample(rows, n, seed) : rows);
 
 async function imdbParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts> {
-  const ro = { dataDir: opts.dataDir, skipBadRows: opts.skipBadRows };
+  const ro = { dataDir: opts.dataDir, skipBadRows: opts.skipBadRows, hub: opts.hub };
   // One read of train serves both: prompts use len > 200, SFT (sft_auth1.py) uses every positive review.
   const sftSet = await loadImdb('train', { ...ro, source: opts.sources?.train, minChars: -1 });
   const trainSet = filterByLength(sftSet);
@@ -155,6 +159,9 @@ async function imdbParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts> 
 }
 
 async function jigsawParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts> {
+  if (opts.sources?.train === HUB_SOURCE || opts.sources?.test === HUB_SOURCE) {
+    throw new Error(`loadTask(${spec.name}): Jigsaw (Kaggle Toxic Comment Classification) is not on the Hub in the paper's form; pass --data-dir <dir> or local files as sources`);
+  }
   const ro = { dataDir: opts.dataDir, skipBadRows: opts.skipBadRows };
   const seed = spec.dataSeed;
   const testSet = await loadJigsaw(opts.sources?.test ?? 'test', ro);
@@ -215,7 +222,7 @@ async function jigsawParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts
 }
 
 async function rtpParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts> {
-  const set = await loadRtp(opts.sources?.train ?? 'subset-flat', { dataDir: opts.dataDir, skipBadRows: opts.skipBadRows });
+  const set = await loadRtp(opts.sources?.train ?? 'subset-flat', { dataDir: opts.dataDir, skipBadRows: opts.skipBadRows, hub: opts.hub });
   const split = rtpSplit(set.rows, spec.dataSeed);
   const asRow = (r: { text: string; label: 0 | 1 }): Row => ({ text: r.text, label: r.label, datasetReward: null });
   const s = split.sizes;
