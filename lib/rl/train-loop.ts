@@ -12,11 +12,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Rng } from '../engine';
-import { loadCheckpoint, loadTrainerState, saveCheckpoint, saveTrainerState } from '../models/checkpoint';
 import type { GPT2LMHeadModel, GPT2WithValueHead } from '../models/gpt2';
 import type { RewardModel } from '../rewards/types';
 import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import type { TrainConfig } from '../config/schemas';
+import { SigintStop, loadTrainingCheckpoint, saveTrainingCheckpoint, truncateMetrics } from './checkpointing';
 import { PPONumericError, PPOTrainer, StepStats } from './ppo-trainer';
 import { softRiskCount } from './risk';
 import { generateResponses, rewardTexts } from './rollout';
@@ -89,13 +89,7 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
   const metricsFile = out ? path.join(out, 'metrics.jsonl') : null;
   if (deps.resume) {
     if (!ckptDir) throw new Error('trainPPO: resume needs outDir');
-    const latest = path.join(ckptDir, 'latest');
-    if (!fs.existsSync(latest)) throw new Error(`--resume: no checkpoint at ${latest}`);
-    const ck = loadCheckpoint(latest);
-    deps.policy.loadWeights(ck.weights, { strict: true, source: latest });
-    for (const t of ck.weights.values()) t.dispose();
-    const ts = loadTrainerState(latest);
-    if (!ts) throw new Error(`--resume: ${latest}/trainer_state.json is missing`);
+    const ts = loadTrainingCheckpoint(path.join(ckptDir, 'latest'), deps.policy);
     const s = ts.state as { loop: LoopState; trainer: Record<string, unknown>; algo: string };
     if (s.algo !== deps.algo) throw new Error(`--resume: checkpoint was written by --algo ${s.algo}, not ${deps.algo}`);
     await trainer.setState({ state: s.trainer, tensors: ts.tensors });
@@ -104,11 +98,7 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
     dataRng.setState(st.dataRng);
     genRng.setState(st.genRng);
     // keep the metrics of the steps the checkpoint covers; drop lines of steps that will rerun
-    if (metricsFile && fs.existsSync(metricsFile)) {
-      const kept = fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).slice(0, st.step);
-      fs.writeFileSync(metricsFile, kept.map((l) => l + '\n').join(''));
-      for (const l of kept) records.push(JSON.parse(l) as StepRecord);
-    }
+    if (metricsFile) records.push(...truncateMetrics<StepRecord>(metricsFile, st.step));
   } else if (metricsFile) {
     fs.writeFileSync(metricsFile, '');
     fs.writeFileSync(path.join(out!, 'config.json'), JSON.stringify({ algo: deps.algo, ...config }, null, 2) + '\n');
@@ -116,26 +106,19 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
 
   const save = async (name: string) => {
     if (!ckptDir) return;
-    const dir = path.join(ckptDir, name);
-    const tmp = path.join(ckptDir, `.${name}.tmp-${process.pid}`);
-    fs.rmSync(tmp, { recursive: true, force: true });
-    saveCheckpoint(tmp, { config: deps.policy.config, weights: deps.policy.namedWeights(), tokenizer: deps.tokenizer, extra: { algo: deps.algo, step: st.step, task: config.task } });
     const t = await trainer.getState();
-    saveTrainerState(tmp, { state: { algo: deps.algo, loop: st, trainer: t.state }, tensors: t.tensors });
-    for (const x of t.tensors.values()) x.dispose();
-    const old = path.join(ckptDir, `.${name}.old-${process.pid}`);
-    if (fs.existsSync(dir)) fs.renameSync(dir, old);
-    fs.renameSync(tmp, dir);
-    fs.rmSync(old, { recursive: true, force: true });
+    try {
+      saveTrainingCheckpoint(
+        path.join(ckptDir, name),
+        { config: deps.policy.config, weights: deps.policy.namedWeights(), tokenizer: deps.tokenizer, extra: { algo: deps.algo, step: st.step, task: config.task } },
+        { state: { algo: deps.algo, loop: st, trainer: t.state }, tensors: t.tensors },
+      );
+    } finally {
+      for (const x of t.tensors.values()) x.dispose();
+    }
   };
 
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) process.exit(130); // second Ctrl-C: give up immediately
-    stopRequested = true;
-    process.stderr.write('\n[rarlhf] SIGINT: finishing the current step, then checkpointing (Ctrl-C again to abort)\n');
-  };
-  if (deps.handleSigint) process.on('SIGINT', onSigint);
+  const sigint = new SigintStop(deps.handleSigint ?? false);
   const showBar = deps.progress ?? Boolean(process.stderr.isTTY);
   const bar = showBar ? new SingleBar({ stream: process.stderr, format: `${deps.algo} [{bar}] {value}/{total} steps | ETA {eta_formatted} | reward {reward}` }) : null;
   bar?.start(totalSteps, st.step, { reward: 'n/a' });
@@ -188,9 +171,7 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
       if (metricsFile) fs.appendFileSync(metricsFile, JSON.stringify(rec) + '\n');
       await deps.onStep?.(rec);
       bar?.update(st.step, { reward: rec['env/reward_mean'].toFixed(3) });
-      // the step is synchronous tensor work: let the event loop run so a pending SIGINT is delivered
-      await new Promise((r) => setImmediate(r));
-      const stop = stopRequested || (deps.shouldStop?.() ?? false);
+      const stop = (await sigint.poll()) || (deps.shouldStop?.() ?? false);
       if (stop && st.step < totalSteps) {
         await save('latest');
         interrupted = true;
@@ -210,7 +191,7 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
     throw e;
   } finally {
     bar?.stop();
-    if (deps.handleSigint) process.off('SIGINT', onSigint);
+    sigint.dispose();
     trainer.dispose();
   }
 

@@ -2,7 +2,9 @@
  * `rarlhf sft --config <file> [--set key=value ...] --out <run dir>`
  * Supervised fine-tuning on the task's SFT texts (IMDB positive reviews, non-toxic comments ...),
  * HF SFTTrainer semantics (see lib/rl/sft.ts). Writes config.json, metrics.jsonl, summary.json
- * and checkpoints/final (HF layout) for `rarlhf train`'s model.policy.
+ * and checkpoints/final (HF layout) for `rarlhf train`'s model.policy. Ctrl-C finishes the current
+ * optimizer step, writes checkpoints/latest and exits with 130; `--resume` continues from it (with
+ * the run folder's config.json when --config is absent) to the same weights as an uninterrupted run.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +14,7 @@ import { loadSFTConfig } from '../../config/schemas';
 import { setupSFT } from '../../rl/setup';
 import { trainSFT } from '../../rl/sft';
 
-const USAGE = 'usage: rarlhf sft --config <file> [--set key=value ...] --out <run dir> [--no-progress]';
+const USAGE = 'usage: rarlhf sft --config <file> [--set key=value ...] --out <run dir> [--resume] [--no-progress]';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -21,6 +23,7 @@ export async function run(argv: string[]): Promise<void> {
       config: { type: 'string' },
       set: { type: 'string', multiple: true },
       out: { type: 'string' },
+      resume: { type: 'boolean', default: false },
       'no-progress': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -30,14 +33,27 @@ export async function run(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  if (!values.config) throw new Error(`--config <file> is required\n${USAGE}`);
   if (!values.out) throw new Error(`--out <run dir> is required\n${USAGE}`);
-  const config = loadSFTConfig(values.config, values.set ?? []);
+  // --resume without --config reuses the run's resolved config
+  const saved = path.join(values.out, 'config.json');
+  const configFile = values.config ?? (values.resume && fs.existsSync(saved) ? saved : undefined);
+  if (!configFile) throw new Error(`--config <file> is required\n${USAGE}`);
+  const config = loadSFTConfig(configFile, values.set ?? []);
   await initEngine();
   const setup = await setupSFT(config);
   fs.mkdirSync(values.out, { recursive: true });
-  fs.writeFileSync(path.join(values.out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  process.stderr.write(`[rarlhf] sft on ${config.task}: ${setup.texts.length} texts, out ${values.out}\n`);
-  const res = await trainSFT({ ...config.sft, seed: config.seed }, { ...setup, outDir: values.out, progress: values['no-progress'] ? false : undefined });
+  if (!values.resume) fs.writeFileSync(saved, JSON.stringify(config, null, 2) + '\n');
+  process.stderr.write(`[rarlhf] sft on ${config.task}: ${setup.texts.length} texts, out ${values.out}${values.resume ? ' (resuming)' : ''}\n`);
+  const res = await trainSFT({ ...config.sft, seed: config.seed }, {
+    ...setup,
+    outDir: values.out,
+    resume: values.resume,
+    progress: values['no-progress'] ? false : undefined,
+    handleSigint: true,
+  });
   console.log(JSON.stringify(res.summary));
+  if (res.interrupted) {
+    process.stderr.write(`[rarlhf] interrupted at step ${res.summary.steps}; continue with: rarlhf sft --out ${values.out} --resume\n`);
+    process.exitCode = 130;
+  }
 }
