@@ -8,3 +8,4 @@ export * from './rtp';
 export * from './olid';
 export * from './prompts';
 export * from './tasks';
+export * from './hub-datasets';
