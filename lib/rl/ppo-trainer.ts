@@ -183,7 +183,10 @@ export class PPOTrainer {
       'objective/kl': klInput,
       'objective/kl_all': klPerRow.reduce((a, x) => a + x, 0) / B,
       'objective/kl_coef': klCoef,
+      // As in the authors' code, entropy (and KL) are summed over the kept rows and divided by B, so
+      // under RA-RLHF they shrink with the kept fraction; the *_all keys are the full-batch means.
       'objective/entropy': meanOverB(entropyPerRow),
+      'objective/entropy_all': entropyPerRow.reduce((a, x) => a + x, 0) / B,
       'ppo/mean_non_score_reward': meanOverB(nsrPerRow),
       'ppo/mean_scores': scoreMean,
       'ppo/std_scores': scoreStd,
