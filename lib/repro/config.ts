@@ -21,10 +21,12 @@
  *   1,000 chars; Jigsaw: non-toxic test comments, first 500 chars), 256 texts, cut to the policy's
  *   127-token context.
  */
-import type { TaskSpec } from '../data/task-specs';
+import { getTaskSpec, type TaskSpec } from '../data/task-specs';
 
 export interface ReproConfig {
   task: string;
+  /** PPO train prompts: one pass = ppo.steps = floor(trainPrompts / batch) batches (the soft-risk M) */
+  trainPrompts: number;
   model: { n_layer: number; n_embd: number; n_head: number; n_positions: number; dropout: number };
   tokenizer: { vocabSize: number; maxTexts: number };
   pretrain: { epochs: number; batchSize: number; lr: number; maxLength: number; maxTexts: number | null; seed: number };
@@ -36,20 +38,38 @@ export interface ReproConfig {
   eval: { nPrompts: number; maxNewTokens: number; minNewTokens: number; perplexityTexts: number; perplexityChars: number; cvarAlpha: number; tail: number };
 }
 
-export function reproConfig(spec: TaskSpec, o: { quick?: boolean; pretrainTexts?: number | null } = {}): ReproConfig {
+/**
+ * PPO budget for `trainPrompts` train prompts, the paper's way: one pass over the prompts gives
+ * M = floor(prompts / batch) steps, and the warm start n keeps the paper task's n/M (as task-specs
+ * derives the mini's n: IMDB 30/194 -> 5 of 30). Default (the task's trainSize) = the spec's M and n.
+ */
+export function ppoBudget(spec: TaskSpec, trainPrompts: number | null | undefined): { trainPrompts: number; M: number; n: number } {
+  const base = spec.trainSize ?? spec.M * spec.batchSize;
+  if (trainPrompts === undefined || trainPrompts === null || trainPrompts === base) return { trainPrompts: base, M: spec.M, n: spec.risk.n };
+  if (!Number.isInteger(trainPrompts) || trainPrompts < spec.batchSize) {
+    throw new Error(`reproConfig: trainPrompts must be an integer >= the batch size ${spec.batchSize}, got ${trainPrompts}`);
+  }
+  const paper = getTaskSpec(spec.scaledFrom ?? spec.name);
+  const M = Math.floor(trainPrompts / spec.batchSize);
+  return { trainPrompts, M, n: Math.round((paper.risk.n / paper.M) * M) };
+}
+
+export function reproConfig(spec: TaskSpec, o: { quick?: boolean; pretrainTexts?: number | null; trainPrompts?: number | null } = {}): ReproConfig {
   const imdb = spec.dataset === 'imdb';
+  const budget = ppoBudget(spec, o.trainPrompts);
   const cfg: ReproConfig = {
     task: spec.name,
+    trainPrompts: budget.trainPrompts,
     model: { n_layer: 2, n_embd: 128, n_head: 4, n_positions: 128, dropout: 0.1 },
     tokenizer: { vocabSize: 4096, maxTexts: 20000 },
     pretrain: { epochs: 1, batchSize: 32, lr: 1e-3, maxLength: 64, maxTexts: o.pretrainTexts === undefined ? null : o.pretrainTexts, seed: 0 },
     sft: { epochs: spec.sft.epochs, batchSize: spec.sft.batchSize * spec.sft.gradAccum, lr: spec.sft.learningRate, maxLength: spec.sft.maxSeqLength, seed: spec.sft.seed, maxTexts: null },
     reward: { limit: null, hashBits: null },
     ppo: {
-      steps: spec.M, batchSize: spec.batchSize, miniBatchSize: spec.miniBatchSize, ppoEpochs: spec.ppoEpochs, lr: spec.learningRate, initKlCoef: 0.2,
+      steps: budget.M, batchSize: spec.batchSize, miniBatchSize: spec.miniBatchSize, ppoEpochs: spec.ppoEpochs, lr: spec.learningRate, initKlCoef: 0.2,
       maxNewTokens: spec.maxNewTokens, minNewTokens: Math.max(0, spec.minLength - spec.promptTokens),
     },
-    risk: { alpha: spec.risk.alpha, warmStart: spec.risk.n, rho: spec.risk.rho },
+    risk: { alpha: spec.risk.alpha, warmStart: budget.n, rho: spec.risk.rho },
     eval: {
       nPrompts: spec.testSize ?? 256, maxNewTokens: spec.maxNewTokens, minNewTokens: Math.max(0, spec.evalMinLength - spec.promptTokens),
       perplexityTexts: 256, perplexityChars: imdb ? 1000 : 500, cvarAlpha: spec.risk.alpha, tail: spec.tailThreshold,

@@ -14,7 +14,9 @@ import { GPT2LMHeadModel } from '../models/gpt2';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import { trainByteLevelBPE } from '../text/bpe-trainer';
 import { loadTask, getTaskSpec, type TaskData } from '../data/tasks';
-import { loadImdb } from '../data/imdb';
+import { filterByLength, loadImdb } from '../data/imdb';
+import { seededSample } from '../data/split';
+import { makePrompts, type PromptTokenizer } from '../data/prompts';
 import { trainImdbReward, trainToxicityReward } from '../rewards/train';
 import { KitRewardModel } from '../rewards/trained';
 import { evalRowsFor } from '../rewards/heldout';
@@ -38,6 +40,8 @@ export interface ReproOptions {
   quick?: boolean;
   /** cap on pretraining texts (default / null = all) */
   pretrainTexts?: number | null;
+  /** PPO train prompts (default: the task's trainSize); sets M and the warm start n (config.ts ppoBudget) */
+  trainPrompts?: number | null;
   quiet?: boolean;
   png?: boolean;
 }
@@ -110,10 +114,23 @@ async function sharedStages(cfg: ReproConfig, task: TaskData, o: ReproOptions, c
   return { tokenizer, gpt2, sft: path.join(sftStage.dir, 'checkpoints', 'final'), reward: path.join(rwStage.dir, 'model') };
 }
 
+/**
+ * Train prompt ids for `n` prompts. The task's own size: loadTask's prompts unchanged. Another size
+ * (IMDB only): loadTask's recipe (imdbParts) with that size: train reviews with len > 200,
+ * seededSample(n, dataSeed), first promptTokens tokens.
+ */
+export async function trainPromptIds(task: TaskData, n: number, tokenizer: PromptTokenizer, dataDir?: string): Promise<number[][]> {
+  if (n === (task.spec.trainSize ?? task.train.length)) return task.train.map((p) => p.queryIds);
+  if (task.spec.dataset !== 'imdb') throw new Error(`repro: --train-prompts other than the task's ${task.spec.trainSize} is supported for imdb-mini only, got ${n} for ${task.spec.name}`);
+  const rows = filterByLength(await loadImdb('train', { dataDir, minChars: -1 })).rows;
+  if (n > rows.length) throw new Error(`repro: --train-prompts ${n} exceeds the ${rows.length} IMDB train reviews with len > 200`);
+  return makePrompts(seededSample(rows, n, task.spec.dataSeed).map((r) => r.text), tokenizer, task.spec.promptTokens).map((p) => p.queryIds);
+}
+
 export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   const t0 = performance.now();
   const spec = getTaskSpec(o.task);
-  const cfg = reproConfig(spec, { quick: o.quick, pretrainTexts: o.pretrainTexts });
+  const cfg = reproConfig(spec, { quick: o.quick, pretrainTexts: o.pretrainTexts, trainPrompts: o.trainPrompts });
   const out = path.resolve(o.out);
   const cache = path.resolve(o.cacheDir ?? path.join(out, '..', 'cache'), cfg.task);
   fs.mkdirSync(out, { recursive: true });
@@ -131,6 +148,8 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   // A kit toxicity model was trained on part of the Jigsaw rows: evaluate on its held-out side only.
   const task = await loadTask(o.task, { dataDir: o.dataDir, tokenizer: shared.tokenizer, evalRows: evalRowsFor(reward) });
   taskNotes = task.notes;
+  const trainPrompts = await trainPromptIds(task, cfg.trainPrompts, shared.tokenizer, o.dataDir);
+  if (trainPrompts.length !== task.train.length) progress.log(`train prompts: ${trainPrompts.length} (M ${cfg.ppo.steps}, warm start n ${cfg.risk.warmStart})`);
   const testPrompts = task.test.slice(0, cfg.eval.nPrompts);
   const pplTexts = task.test.filter((p) => p.label === (spec.dataset === 'imdb' ? 1 : 0)).slice(0, cfg.eval.perplexityTexts).map((p) => p.text);
 
@@ -146,7 +165,7 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   const spec4 = evalSpec(REPRO_MODELS, cfg.eval.tail, cfg.eval.cvarAlpha, false);
   for (const seed of o.seeds) {
     const seedDir = path.join(out, `seed-${seed}`);
-    const prompts = task.train.map((p) => p.queryIds);
+    const prompts = trainPrompts;
     const ckpt: Record<string, string> = { gpt2: shared.gpt2, sft: shared.sft };
     for (const algo of ['rlhf', 'ra_rlhf'] as const) {
       const key = { algo, seed, ppo: cfg.ppo, risk: algo === 'ra_rlhf' ? cfg.risk : null, sft: shared.sft, reward: shared.reward, trainPrompts: prompts.length };
@@ -196,7 +215,7 @@ function renderResults(cfg: ReproConfig, notes: string[], o: ReproOptions, nPpl:
 
 Paper Table 2 columns, mean ± sample std over ${o.seeds.length} seed(s) [${o.seeds.join(', ')}]. GPT2 = the policy after
 causal-LM pretraining on the task text; SFT = after supervised fine-tuning on ${cfg.task.startsWith('imdb') ? 'positive reviews' : 'non-toxic comments'};
-RLHF / RA-RLHF = PPO from SFT, same budget and seed (${cfg.ppo.steps} steps x ${cfg.ppo.batchSize} prompts, ${cfg.ppo.ppoEpochs} PPO epochs, lr ${cfg.ppo.lr}),
+RLHF / RA-RLHF = PPO from SFT, same budget and seed (one pass over ${cfg.trainPrompts} train prompts: ${cfg.ppo.steps} steps x ${cfg.ppo.batchSize} prompts, ${cfg.ppo.ppoEpochs} PPO epochs, lr ${cfg.ppo.lr}),
 RA-RLHF with the soft-risk schedule alpha ${cfg.risk.alpha}, n ${cfg.risk.warmStart}, rho ${cfg.risk.rho}, M ${cfg.ppo.steps}.
 Every model is sampled on ${cfg.eval.nPrompts} held-out test prompts with each seed (the paper copies one seed's GPT2/SFT
 numbers, giving std 0; here their std is sampling noise). Tail = prompt score <= ${cfg.eval.tail}; CVaR (mean of the worst alpha fraction of rewards) at the task's risk level alpha ${cfg.eval.cvarAlpha};

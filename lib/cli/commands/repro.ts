@@ -7,11 +7,14 @@ import { parseArgs } from 'node:util';
 import { runRepro } from '../../repro/pipeline';
 
 const HELP = `usage: rarlhf repro --task imdb-mini|jigsaw-mini [--seeds 3 | --seed-list 0,1,2] [--out runs/repro-<task>]
-                    [--data-dir <dir>] [--cache-dir <dir>] [--pretrain-texts N|all] [--quick] [--no-png]
+                    [--data-dir <dir>] [--cache-dir <dir>] [--pretrain-texts N|all] [--train-prompts N] [--quick] [--no-png]
 Shared stages (BPE tokenizer, pretraining = the GPT2 column, SFT, kit reward model) are cached under
 --cache-dir (default <out>/../cache) keyed by config hash and reused across seeds and runs; each seed
 trains RLHF and RA-RLHF with the same budget. One imdb-mini seed takes well under an hour on 2 cores
-once pretraining is cached. --pretrain-texts: cap on the texts of the GPT2-stand-in pretraining (default all).`;
+once pretraining is cached. --pretrain-texts: cap on the texts of the GPT2-stand-in pretraining (default all).
+--train-prompts N (imdb-mini): PPO budget the paper's way: one pass over N train prompts, M = floor(N / 32)
+steps, warm start n = round(30/194 * M) (default: the task's 960 prompts, M 30, n 5; 6208 gives the paper's
+M 194, n 30). Shared stages stay cached.`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -25,6 +28,7 @@ export async function run(argv: string[]): Promise<void> {
       'cache-dir': { type: 'string' },
       quick: { type: 'boolean', default: false },
       'pretrain-texts': { type: 'string' },
+      'train-prompts': { type: 'string' },
       'no-png': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -49,8 +53,13 @@ export async function run(argv: string[]): Promise<void> {
     pretrainTexts = values['pretrain-texts'] === 'all' ? null : Number(values['pretrain-texts']);
     if (pretrainTexts !== null && (!Number.isInteger(pretrainTexts) || pretrainTexts < 32)) throw new Error(`repro: --pretrain-texts must be an integer >= 32 or "all", got ${JSON.stringify(values['pretrain-texts'])}`);
   }
+  let trainPrompts: number | undefined;
+  if (values['train-prompts'] !== undefined) {
+    trainPrompts = Number(values['train-prompts']);
+    if (!Number.isInteger(trainPrompts) || trainPrompts < 32) throw new Error(`repro: --train-prompts must be an integer >= 32, got ${JSON.stringify(values['train-prompts'])}`);
+  }
   const r = await runRepro({
-    pretrainTexts,
+    pretrainTexts, trainPrompts,
     task: values.task, seeds, out: values.out ?? `runs/repro-${values.task}`, dataDir: values['data-dir'], cacheDir: values['cache-dir'],
     quick: values.quick, png: !values['no-png'],
   });
