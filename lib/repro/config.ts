@@ -17,6 +17,10 @@
  * - Reward: the kit's reward models (lib/rewards, hashed n-gram linear models calibrated to the
  *   paper's classifier scales), standing in for distilbert-imdb / toxic-bert, whose weights are not
  *   available offline. So the tail threshold (-2.5 IMDB, +5 Jigsaw) keeps its meaning.
+ * - PPO budget: one pass over the task's 960 train prompts (M 30, n 5). `--train-prompts N` scales it
+ *   the paper's way (ppoBudget): M = floor(N / 32), n = round(30/194 * M); 6208 gives the paper's
+ *   M 194, n 30 (seed 0: ~8 min per algorithm on one core; RLHF mean 1.12 / tail -0.72, RA-RLHF
+ *   0.80 / -1.30, vs 0.07 / -1.71 and 0.03 / -1.96 at M 30: more budget did not close the gap).
  * - Perplexity: held-out class-0/1 human text per the paper (IMDB: positive test reviews, first
  *   1,000 chars; Jigsaw: non-toxic test comments, first 500 chars), 256 texts, cut to the policy's
  *   127-token context.
