@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 // Runs the TypeScript CLI directly through tsx, so a fresh clone needs no build step.
 require('tsx/cjs');
-require('../lib/cli/main.ts');
+require('../lib/cli/main.ts').runCli();

@@ -31,10 +31,13 @@ export async function main(argv: string[]): Promise<void> {
   await mod.run(rest);
 }
 
-if (require.main === module || process.argv[1]?.endsWith('bin/rarlhf.js')) {
+/** Run the CLI on process.argv and exit non-zero with a one-line message on error. */
+export function runCli(): void {
   main(process.argv.slice(2)).catch((err: unknown) => {
     console.error(`rarlhf: ${err instanceof Error ? err.message : String(err)}`);
     if (process.env.RARLHF_DEBUG) console.error(err);
     process.exit(1);
   });
 }
+
+if (require.main === module) runCli();
