@@ -4,6 +4,7 @@
  */
 import { TASKS } from '../data/task-specs';
 import { DEFAULT_PPO_CONFIG, type PPOConfig } from '../rl/ppo-trainer';
+import type { SFTOptions } from '../rl/sft';
 import { Json, Schema, resolveConfig } from './index';
 
 const TASK_NAMES = Object.keys(TASKS);
@@ -108,18 +109,8 @@ export interface SFTConfig {
     tokenizer: string | null; // default: the init checkpoint's, else <data_dir>/tokenizers/gpt2
     scratch: { n_layer: number; n_embd: number; n_head: number; n_positions: number; dropout: number };
   };
-  sft: {
-    learning_rate: number;
-    batch_size: number;
-    grad_accum: number;
-    epochs: number;
-    max_seq_length: number;
-    weight_decay: number;
-    max_grad_norm: number | null;
-    eval_fraction: number;
-    max_texts: number | null;
-    save_every: number | null;
-  };
+  /** trainSFT's options (the run's top-level seed is used) plus a cap on the number of texts */
+  sft: Omit<SFTOptions, 'seed'> & { max_texts: number | null };
 }
 
 export const SFT_DEFAULTS: SFTConfig = {

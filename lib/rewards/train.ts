@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Rng } from '../engine/rng';
 import { featurize, type FeatureConfig } from './features';
-import { fitKitModel, type Example, type FitReport } from './fit';
+import { fitKitModel, type Example, type FitOptions, type FitReport } from './fit';
 import {
   loadImdbLabelled, loadImdbReference, loadToxicityLabelled, rowIsRewardEval, rowIsRewardTrain,
   type ReferenceRow, type SentimentRow, type ToxicityRow,
@@ -13,16 +13,8 @@ import {
 import { accuracy, linearFit, mean, spearman, std } from './stats';
 import { KIT_FORMAT, KitRewardModel, type KitRewardConfig } from './trained';
 
-export interface TrainHyper {
-  hashBits: number;
-  ngrams: 1 | 2 | 3;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  l2: number;
-  regWeight: number;
-  seed: number;
-}
+/** Feature settings of the kit model plus the fitting loop's hyperparameters. */
+export type TrainHyper = { hashBits: number; ngrams: 1 | 2 | 3 } & Pick<FitOptions, 'epochs' | 'batchSize' | 'lr' | 'l2' | 'regWeight' | 'seed'>;
 
 export const DEFAULT_HYPER: Record<'imdb' | 'toxicity', TrainHyper> = {
   imdb: { hashBits: 20, ngrams: 2, epochs: 2, batchSize: 64, lr: 0.02, l2: 1e-6, regWeight: 0, seed: 0 },
