@@ -7,9 +7,9 @@
  * the run folder's config.json when --config is absent) to the same weights as an uninterrupted run.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initEngine } from '../../engine';
+import { RUN_OPTIONS, runConfigFile } from '../run-args';
 import { loadSFTConfig } from '../../config/schemas';
 import { setupSFT } from '../../rl/setup';
 import { trainSFT } from '../../rl/sft';
@@ -20,12 +20,7 @@ export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      config: { type: 'string' },
-      set: { type: 'string', multiple: true },
-      out: { type: 'string' },
-      resume: { type: 'boolean', default: false },
-      'no-progress': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
+      ...RUN_OPTIONS,
     },
     strict: true,
   });
@@ -33,27 +28,23 @@ export async function run(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  if (!values.out) throw new Error(`--out <run dir> is required\n${USAGE}`);
-  // --resume without --config reuses the run's resolved config
-  const saved = path.join(values.out, 'config.json');
-  const configFile = values.config ?? (values.resume && fs.existsSync(saved) ? saved : undefined);
-  if (!configFile) throw new Error(`--config <file> is required\n${USAGE}`);
+  const { out, configFile, saved } = runConfigFile(values, USAGE);
   const config = loadSFTConfig(configFile, values.set ?? []);
   await initEngine();
   const setup = await setupSFT(config);
-  fs.mkdirSync(values.out, { recursive: true });
+  fs.mkdirSync(out, { recursive: true });
   if (!values.resume) fs.writeFileSync(saved, JSON.stringify(config, null, 2) + '\n');
-  process.stderr.write(`[rarlhf] sft on ${config.task}: ${setup.texts.length} texts, out ${values.out}${values.resume ? ' (resuming)' : ''}\n`);
+  process.stderr.write(`[rarlhf] sft on ${config.task}: ${setup.texts.length} texts, out ${out}${values.resume ? ' (resuming)' : ''}\n`);
   const res = await trainSFT({ ...config.sft, seed: config.seed }, {
     ...setup,
-    outDir: values.out,
+    outDir: out,
     resume: values.resume,
     progress: values['no-progress'] ? false : undefined,
     handleSigint: true,
   });
   console.log(JSON.stringify(res.summary));
   if (res.interrupted) {
-    process.stderr.write(`[rarlhf] interrupted at step ${res.summary.steps}; continue with: rarlhf sft --out ${values.out} --resume\n`);
+    process.stderr.write(`[rarlhf] interrupted at step ${res.summary.steps}; continue with: rarlhf sft --out ${out} --resume\n`);
     process.exitCode = 130;
   }
 }

@@ -5,9 +5,9 @@
  * `--resume` continues from <out>/checkpoints/latest to the same result as an uninterrupted run.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initEngine } from '../../engine';
+import { RUN_OPTIONS, runConfigFile } from '../run-args';
 import { loadTrainConfig } from '../../config/schemas';
 import { setupPPO } from '../../rl/setup';
 import { trainPPO, type Algo } from '../../rl/train-loop';
@@ -18,13 +18,8 @@ export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
+      ...RUN_OPTIONS,
       algo: { type: 'string' },
-      config: { type: 'string' },
-      set: { type: 'string', multiple: true },
-      out: { type: 'string' },
-      resume: { type: 'boolean', default: false },
-      'no-progress': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -34,12 +29,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const algo = values.algo as Algo | undefined;
   if (algo !== 'rlhf' && algo !== 'ra-rlhf') throw new Error(`--algo must be rlhf or ra-rlhf\n${USAGE}`);
-  if (!values.out) throw new Error(`--out <run dir> is required\n${USAGE}`);
-  // --resume without --config reuses the run's resolved config
-  let configFile = values.config;
-  const saved = path.join(values.out, 'config.json');
-  if (!configFile && values.resume && fs.existsSync(saved)) configFile = saved;
-  if (!configFile) throw new Error(`--config <file> is required\n${USAGE}`);
+  const { out, configFile, saved } = runConfigFile(values, USAGE);
   let fileObj: Record<string, unknown> | undefined;
   if (configFile === saved) {
     fileObj = JSON.parse(fs.readFileSync(saved, 'utf8')) as Record<string, unknown>;
@@ -49,18 +39,18 @@ export async function run(argv: string[]): Promise<void> {
   await initEngine();
   const setup = await setupPPO(config);
   for (const n of setup.notes) process.stderr.write(`[rarlhf] note: ${n}\n`);
-  process.stderr.write(`[rarlhf] ${algo} on ${config.task}: ${setup.trainPrompts.length} prompts, batch ${config.ppo.batch_size}, out ${values.out}\n`);
+  process.stderr.write(`[rarlhf] ${algo} on ${config.task}: ${setup.trainPrompts.length} prompts, batch ${config.ppo.batch_size}, out ${out}\n`);
   const res = await trainPPO(config, {
     algo,
     ...setup,
-    outDir: values.out,
+    outDir: out,
     resume: values.resume,
     progress: values['no-progress'] ? false : undefined,
     handleSigint: true,
   });
   console.log(JSON.stringify(res.summary));
   if (res.interrupted) {
-    process.stderr.write(`[rarlhf] interrupted at step ${res.summary.steps_done}; continue with: rarlhf train --algo ${algo} --out ${values.out} --resume\n`);
+    process.stderr.write(`[rarlhf] interrupted at step ${res.summary.steps_done}; continue with: rarlhf train --algo ${algo} --out ${out} --resume\n`);
     process.exitCode = 130;
   }
 }
