@@ -5,7 +5,7 @@
  */
 import { GPT2LMHeadModel, type GPT2Config } from '../models/gpt2';
 import { trainSFT } from '../rl/sft';
-import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint';
+import { loadGPT2, saveCheckpoint } from '../models/checkpoint';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 
 export interface TinyModelSpec { n_layer: number; n_embd: number; n_head: number; n_positions: number; dropout: number }
@@ -25,13 +25,12 @@ export function saveLM(model: GPT2LMHeadModel, tokenizer: GPT2Tokenizer, dir: st
 
 /** Load the LM of a checkpoint (a PPO checkpoint's value head is dropped); its tokenizer is required. */
 export function loadLM(dir: string): { model: GPT2LMHeadModel; tokenizer: GPT2Tokenizer } {
-  const ck = loadCheckpoint(dir);
-  if (!ck.tokenizer) throw new Error(`${dir}: no tokenizer files (vocab.json + merges.txt or tokenizer.json) next to the weights`);
-  const model = new GPT2LMHeadModel(ck.config, { init: false });
-  const lmWeights = new Map([...ck.weights].filter(([n]) => !n.startsWith('v_head.')));
-  model.loadWeights(lmWeights, { source: dir });
-  for (const t of ck.weights.values()) t.dispose();
-  return { model, tokenizer: ck.tokenizer };
+  const { model, tokenizer } = loadGPT2(dir);
+  if (!tokenizer) {
+    model.dispose();
+    throw new Error(`${dir}: no tokenizer files (vocab.json + merges.txt or tokenizer.json) next to the weights`);
+  }
+  return { model, tokenizer };
 }
 
 export interface LMTrainOptions {

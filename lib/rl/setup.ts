@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../engine';
-import { loadCheckpoint } from '../models/checkpoint';
+import { loadCheckpoint, loadGPT2 } from '../models/checkpoint';
 import { hubDownload } from '../models/hub';
 import { GPT2LMHeadModel, GPT2WithValueHead, gpt2Config } from '../models/gpt2';
 import { resolveDataDir } from '../data/paths';
@@ -21,15 +21,15 @@ export function defaultTokenizer(dataDir: string | null): GPT2Tokenizer {
 }
 
 /**
- * A checkpoint folder, or a Hugging Face id ("gpt2", "lvwerra/gpt2-imdb") fetched into / read from
+ * The folder of a checkpoint given as a folder, or as a Hugging Face id ("gpt2", "lvwerra/gpt2-imdb") fetched into / read from
  * the local HF cache by lib/models/hub.ts (needs the network the first time).
  */
-async function checkpointAt(dir: string, field: string): Promise<ReturnType<typeof loadCheckpoint>> {
+async function checkpointDir(dir: string, field: string): Promise<string> {
   if (!dir) throw new Error(`config field "${field}" is empty: give a checkpoint folder (e.g. the SFT run's checkpoints/final)`);
-  if (fs.existsSync(dir)) return loadCheckpoint(dir);
+  if (fs.existsSync(dir)) return dir;
   if (/^[\w.-]+(\/[\w.-]+)?$/.test(dir) && !dir.startsWith('.')) {
     try {
-      return loadCheckpoint((await hubDownload(dir, { progress: false })).snapshotDir);
+      return (await hubDownload(dir, { progress: false })).snapshotDir;
     } catch (e) {
       throw new Error(`config field "${field}": "${dir}" is not a folder and not available as a Hugging Face model (${(e as Error).message})`);
     }
@@ -39,16 +39,13 @@ async function checkpointAt(dir: string, field: string): Promise<ReturnType<type
 
 /** A GPT2LMHeadModel with the LM weights of checkpoint `dir` (a value head in it is ignored). */
 export async function loadLM(dir: string, field: string): Promise<{ lm: GPT2LMHeadModel; tokenizer?: GPT2Tokenizer }> {
-  const ck = await checkpointAt(dir, field);
-  const lm = new GPT2LMHeadModel(ck.config, { init: false });
-  lm.loadWeights(new Map([...ck.weights].filter(([n]) => !n.startsWith('v_head.'))), { strict: true, source: dir });
-  for (const t of ck.weights.values()) t.dispose();
-  return { lm, tokenizer: ck.tokenizer };
+  const { model, tokenizer } = loadGPT2(await checkpointDir(dir, field));
+  return { lm: model, tokenizer };
 }
 
 /** Policy with value head: v_head from the checkpoint when it has one, else freshly initialised (trl). */
 export async function loadPolicy(dir: string, field: string, valueHeadSeed: number): Promise<{ policy: GPT2WithValueHead; tokenizer?: GPT2Tokenizer }> {
-  const ck = await checkpointAt(dir, field);
+  const ck = loadCheckpoint(await checkpointDir(dir, field));
   const policy = new GPT2WithValueHead(new GPT2LMHeadModel(ck.config, { init: false }), { seed: valueHeadSeed });
   policy.loadWeights(ck.weights, { strict: ck.hasValueHead, source: dir });
   for (const t of ck.weights.values()) t.dispose();
