@@ -10,9 +10,10 @@ import * as path from 'node:path';
 import { HUB_SOURCE, hubDatasetFile, type HubDatasetOptions } from './hub-datasets';
 import { dataFile } from './paths';
 import {
-  codePointLength, drop, field, intLabel, loadRows, num, recordsFor, text,
+  codePointLength, drop, field, intLabel, loadRows, logLoad, num, readDefaults, recordsFor, text,
   type Loaded, type RawRecord, type ReadOptions,
 } from './readers';
+import { decodeUtf8, describeBadLine, REPLACEMENT_HINT, type BadLine } from './utf8';
 import { seededSample } from './split';
 
 export interface ImdbRow {
@@ -43,7 +44,7 @@ export async function loadImdb(split: 'train' | 'test', opts: ImdbOptions = {}):
     opts.source === HUB_SOURCE ? await hubDatasetFile('imdb', split, opts.hub) : (opts.source ?? dataFile(`imdb/imdb_${split}.jsonl.gz`, opts.dataDir));
   if (!fs.existsSync(source)) throw new Error(`IMDB source not found: ${source}`);
   const isDir = fs.statSync(source).isDirectory();
-  const records = isDir ? aclImdbRecords(source, split) : recordsFor(source);
+  const records = isDir ? aclImdbRecords(source, split, opts) : recordsFor(source, opts);
   let n = 0;
   return loadRows<ImdbRow>(
     source,
@@ -57,7 +58,7 @@ export async function loadImdb(split: 'train' | 'test', opts: ImdbOptions = {}):
       if (minChars >= 0 && codePointLength(t) <= minChars) return drop(`len<=${minChars}`);
       return { id, text: t, label, rating };
     },
-    opts,
+    { ...opts, label: `imdb ${split}`, unit: 'reviews' },
   );
 }
 
@@ -66,7 +67,7 @@ export async function loadImdb(split: 'train' | 'test', opts: ImdbOptions = {}):
  * merged back into train. Rows are sorted by (label, numeric file id), the staged JSONL order.
  * Bad file names are reported against the file itself.
  */
-async function* aclImdbRecords(root: string, split: 'train' | 'test'): AsyncGenerator<RawRecord> {
+async function* aclImdbRecords(root: string, split: 'train' | 'test', opts: ReadOptions): AsyncGenerator<RawRecord> {
   const dirs = split === 'train' ? ['train', 'val'] : ['test'];
   const entries: { file: string; sub: string; label: number; id: number; rating: number; ok: boolean }[] = [];
   for (const [label, cls] of [[0, 'neg'], [1, 'pos']] as const) {
@@ -89,7 +90,12 @@ async function* aclImdbRecords(root: string, split: 'train' | 'test'): AsyncGene
       yield { line: 1, source: e.file, parseError: { field: '(filename)', detail: 'expected <id>_<rating>.txt' } };
       continue;
     }
-    const body = fs.readFileSync(e.file, 'utf8');
+    const { text: body, scanner } = decodeUtf8(fs.readFileSync(e.file));
+    const bad = scanner.badLines.entries().next().value as [number, BadLine] | undefined;
+    if (bad && !(opts.allowReplacement ?? readDefaults.allowReplacement)) {
+      yield { line: bad[0], source: e.file, parseError: { field: 'text', detail: `${describeBadLine(bad[1])}; ${REPLACEMENT_HINT}` } };
+      continue;
+    }
     const cls = e.label === 1 ? 'pos' : 'neg';
     yield { line: 1, source: e.file, record: { id: `${split}/${cls}/${e.id}_${e.rating}`, text: body, label: e.label, rating: e.rating } };
   }
@@ -103,7 +109,10 @@ export function filterByLength<T extends { text: string }>(loaded: Loaded<T>, mi
   const rows = loaded.rows.filter((r) => codePointLength(r.text) > minChars);
   const key = `len<=${minChars}`;
   const dropped = { ...loaded.report.dropped };
-  if (rows.length < loaded.rows.length) dropped[key] = (dropped[key] ?? 0) + loaded.rows.length - rows.length;
+  const n = loaded.rows.length - rows.length;
+  if (n > 0) dropped[key] = (dropped[key] ?? 0) + n;
+  // Only this filter's count: the load itself already logged its own drops.
+  logLoad({ ...loaded.report, read: loaded.rows.length, dropped: { [key]: n } }, { label: 'imdb', unit: 'reviews' });
   return { rows, report: { ...loaded.report, kept: rows.length, dropped } };
 }
 

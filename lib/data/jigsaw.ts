@@ -52,7 +52,7 @@ export async function loadJigsaw(nameOrFile: JigsawName | string, opts: JigsawOp
   const minChars = opts.minChars ?? JIGSAW_MIN_CHARS;
   return loadRows<JigsawRow>(
     file,
-    recordsFor(file),
+    recordsFor(file, opts),
     (rec) => {
       const t = text(rec, 'comment_text' in rec || !('text' in rec) ? 'comment_text' : 'text');
       // Kaggle test_labels.csv marks unscored comments with -1.
@@ -65,7 +65,7 @@ export async function loadJigsaw(nameOrFile: JigsawName | string, opts: JigsawOp
       if (minChars >= 0 && codePointLength(t) <= minChars) return drop(`len<=${minChars}`);
       return { id, text: t, toxic: toxic as 0 | 1, labels, reward };
     },
-    opts,
+    { ...opts, label: `jigsaw ${nameOrFile in JIGSAW_FILES ? nameOrFile : 'file'}`, unit: 'comments' },
   );
 }
 

@@ -36,7 +36,7 @@ export async function loadOlid(split: 'train' | 'test', opts: OlidOptions = {}):
   const minChars = opts.minChars ?? -1;
   return loadRows<OlidRow>(
     source,
-    recordsFor(source),
+    recordsFor(source, opts),
     (rec) => {
       const id = num(rec, 'id')!;
       if (!Number.isInteger(id)) throw new FieldError('id', `expected an integer, got ${JSON.stringify(rec.id)}`);
@@ -47,6 +47,6 @@ export async function loadOlid(split: 'train' | 'test', opts: OlidOptions = {}):
       if (minChars >= 0 && codePointLength(t) <= minChars) return drop(`len<=${minChars}`);
       return { id, text: t, subtaskA, subtaskB, subtaskC, toxic: subtaskA === 'OFF' ? 1 : 0 };
     },
-    opts,
+    { ...opts, label: `olid ${split}`, unit: 'tweets' },
   );
 }

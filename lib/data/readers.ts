@@ -6,163 +6,12 @@
  * line (row for parquet) and field, unless `skipBadRows` is set, in which case it is counted in
  * `report.dropped` under "bad row: <field>".
  */
-import * as fs from 'node:fs';
-import * as readline from 'node:readline';
-import * as zlib from 'node:zlib';
-import { parse as csvParse } from 'csv-parse';
+import { FieldError, DataError, type LoadReport, type Loaded, type ReadOptions, type RecordSource } from './read-types';
+import { dataLog, parseDecimal } from './strict';
+import { recordsFor } from './sources';
 
-export interface LoadReport {
-  file: string;
-  /** Records read from the file (after the CSV header). */
-  read: number;
-  kept: number;
-  /** reason -> count. Filters use their own reason ("len<=200"); bad input uses "bad row: <field>". */
-  dropped: Record<string, number>;
-  /** The first few bad-row messages when skipBadRows was on. */
-  errors: string[];
-}
-export interface Loaded<T> {
-  rows: T[];
-  report: LoadReport;
-}
-export interface ReadOptions {
-  /** Skip rows with missing/invalid fields or unparsable lines instead of throwing; they are counted. */
-  skipBadRows?: boolean;
-}
-
-/** Bad input: names the file, the 1-based line (or parquet row) and the field. */
-export class DataError extends Error {
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    readonly field: string,
-    readonly detail: string,
-    readonly unit: 'line' | 'row' = 'line',
-  ) {
-    super(`${file}: ${unit} ${line}: field "${field}": ${detail}`);
-    this.name = 'DataError';
-  }
-}
-
-/** Thrown by converters; loadRows attaches file and line. */
-export class FieldError extends Error {
-  constructor(
-    readonly field: string,
-    readonly detail: string,
-  ) {
-    super(`field "${field}": ${detail}`);
-  }
-}
-
-/** One raw record: either a parsed object or the reason it could not be parsed. */
-export interface RawRecord {
-  line: number;
-  /** The file this record came from when it is not the loader's file (aclImdb: one file per review). */
-  source?: string;
-  record?: Record<string, unknown>;
-  parseError?: { field: string; detail: string };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sources
-
-function isGzip(file: string): boolean {
-  if (file.endsWith('.gz')) return true;
-  const fd = fs.openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(2);
-    return fs.readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function openText(file: string): NodeJS.ReadableStream {
-  if (!fs.existsSync(file)) throw new Error(`data file not found: ${file}`);
-  const raw = fs.createReadStream(file);
-  return isGzip(file) ? raw.pipe(zlib.createGunzip()) : raw;
-}
-
-/** JSONL (plain or gzip), line by line; blank lines are skipped (not counted as records). */
-export async function* jsonlRecords(file: string): AsyncGenerator<RawRecord> {
-  const rl = readline.createInterface({ input: openText(file), crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of rl) {
-    line++;
-    if (text.trim() === '') continue;
-    let v: unknown;
-    try {
-      v = JSON.parse(text);
-    } catch (e) {
-      yield { line, parseError: { field: '(json)', detail: `unparsable JSON: ${(e as Error).message}` } };
-      continue;
-    }
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      yield { line, parseError: { field: '(json)', detail: 'expected a JSON object per line' } };
-    } else yield { line, record: v as Record<string, unknown> };
-  }
-}
-
-/**
- * CSV/TSV with a header row (Python csv / pandas quoting: '"' quotes, '""' escapes). All values are
- * strings. A row whose column count differs from the header is a bad row (field "(columns)").
- * `line` is the file line on which the record ends (records may span lines inside quotes).
- */
-export async function* csvRecords(file: string, opts: { delimiter?: string } = {}): AsyncGenerator<RawRecord> {
-  const parser = openText(file).pipe(
-    csvParse({ delimiter: opts.delimiter ?? ',', relax_column_count: true, info: true, bom: true }),
-  );
-  let header: string[] | null = null;
-  try {
-    for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      const { record, info } = item;
-      if (!header) {
-        header = record;
-        continue;
-      }
-      if (record.length !== header.length) {
-        yield {
-          line: info.lines,
-          parseError: { field: '(columns)', detail: `expected ${header.length} columns (${header.join(', ')}), got ${record.length}` },
-        };
-        continue;
-      }
-      const obj: Record<string, unknown> = {};
-      header.forEach((h, i) => (obj[h] = record[i]));
-      yield { line: info.lines, record: obj };
-    }
-  } catch (e) {
-    // Fatal tokenizer errors (e.g. an unclosed quote) cannot be skipped: csv-parse stops there.
-    const err = e as Error & { lines?: number };
-    throw new DataError(file, err.lines ?? 0, '(csv)', err.message);
-  }
-}
-
-/** Parquet (e.g. HF `imdb` plain_text/*.parquet) via hyparquet; `line` is the 1-based row number. */
-export async function* parquetRecords(file: string): AsyncGenerator<RawRecord> {
-  if (!fs.existsSync(file)) throw new Error(`data file not found: ${file}`);
-  // hyparquet is ESM-only; Node >= 20.19 can require() it, and tsx handles the import either way.
-  const { parquetReadObjects } = await import('hyparquet');
-  const buf = fs.readFileSync(file);
-  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-  let rows: Record<string, unknown>[];
-  try {
-    rows = await parquetReadObjects({ file: ab });
-  } catch (e) {
-    throw new DataError(file, 0, '(parquet)', `unreadable parquet: ${(e as Error).message}`, 'row');
-  }
-  for (let i = 0; i < rows.length; i++) yield { line: i + 1, record: rows[i] };
-}
-
-/** Pick a reader by extension: .jsonl/.jsonl.gz/.json.gz, .csv, .tsv, .parquet. */
-export function recordsFor(file: string): AsyncGenerator<RawRecord> {
-  const f = file.toLowerCase().replace(/\.gz$/, '');
-  if (f.endsWith('.jsonl') || f.endsWith('.json')) return jsonlRecords(file);
-  if (f.endsWith('.csv')) return csvRecords(file);
-  if (f.endsWith('.tsv')) return csvRecords(file, { delimiter: '\t' });
-  if (f.endsWith('.parquet')) return parquetRecords(file);
-  throw new Error(`${file}: unknown data format (expected .jsonl[.gz], .csv, .tsv or .parquet)`);
-}
+export * from './read-types';
+export { csvRecords, jsonlRecords, parquetRecords, recordsFor } from './sources';
 
 // ---------------------------------------------------------------------------------------------
 // Conversion loop
@@ -182,11 +31,39 @@ function isDrop(v: unknown): v is Drop {
 
 export type Converter<T> = (rec: Record<string, unknown>) => T | Drop;
 
+/** How a loader names its rows in the drop log ("imdb", "reviews"). */
+export interface LoadLabel {
+  label?: string;
+  unit?: string;
+}
+
+/** "len<=200" -> "with <= 200 characters"; the report keeps the short keys. */
+export function describeReason(reason: string): string {
+  const len = /^len<=(\d+)$/.exec(reason);
+  if (len) return `with <= ${len[1]} characters`;
+  if (reason === 'unlabeled(-1)') return 'unlabeled (label -1)';
+  if (reason === 'toxicity=null') return 'with no toxicity score (null)';
+  if (reason.startsWith('bad row: ')) return `bad rows (field ${reason.slice(9)}; skipBadRows)`;
+  return reason;
+}
+
+/** One stderr line per load that dropped or repaired anything: nothing goes without a count. */
+export function logLoad(report: LoadReport, l: LoadLabel = {}): void {
+  const name = `${l.label ?? 'data'} (${report.file})`;
+  const dropped = Object.entries(report.dropped).filter(([, n]) => n > 0);
+  if (dropped.length) {
+    const total = dropped.reduce((a, [, n]) => a + n, 0);
+    const why = dropped.map(([r, n]) => `${n} ${describeReason(r)}`).join(', ');
+    dataLog(`${name}: dropped ${total} of ${report.read} ${l.unit ?? 'rows'}: ${why}`);
+  }
+  if (report.replaced) dataLog(`${name}: read ${report.replaced} invalid UTF-8 sequence(s) as U+FFFD (allow-replacement)`);
+}
+
 export async function loadRows<T>(
   file: string,
-  records: AsyncIterable<RawRecord>,
+  records: RecordSource,
   convert: Converter<T>,
-  opts: ReadOptions = {},
+  opts: ReadOptions & LoadLabel = {},
 ): Promise<Loaded<T>> {
   const unit = file.toLowerCase().endsWith('.parquet') ? 'row' : 'line';
   const report: LoadReport = { file, read: 0, kept: 0, dropped: {}, errors: [] };
@@ -216,12 +93,14 @@ export async function loadRows<T>(
     else rows.push(out);
   }
   report.kept = rows.length;
+  if (records.stats?.replaced) report.replaced = records.stats.replaced;
+  logLoad(report, opts);
   return { rows, report };
 }
 
 /** Read any supported file into plain records (no conversion). */
 export async function readRecords(file: string, opts: ReadOptions = {}): Promise<Loaded<Record<string, unknown>>> {
-  return loadRows(file, recordsFor(file), (r) => r, opts);
+  return loadRows(file, recordsFor(file, opts), (r) => r, opts);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,15 +123,19 @@ export function text(rec: Record<string, unknown>, name: string): string {
   return v;
 }
 
-/** Finite number; CSV strings are parsed. `nullable` lets null/""/"NULL"/"None" through as null. */
+/** Finite number; CSV strings are parsed (decimal or exponent notation only). `nullable` lets null/""/"NULL"/"None" through as null. */
 export function num(rec: Record<string, unknown>, name: string, nullable = false): number | null {
   const v = field(rec, name);
   if (v === null || v === '' || v === 'NULL' || v === 'None' || v === 'nan' || v === 'NaN') {
     if (nullable) return null;
     throw new FieldError(name, `expected a number, got ${JSON.stringify(v)}`);
   }
-  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v.trim()) : NaN;
-  if (!Number.isFinite(n)) throw new FieldError(name, `expected a number, got ${JSON.stringify(v)}`);
+  // Decimal text only: Number("0x10") is 16 and Number("0b1") is 1, which no data file means.
+  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? parseDecimal(v) : NaN;
+  if (!Number.isFinite(n)) {
+    const hint = typeof v === 'string' && Number.isFinite(Number(v.trim())) ? ' (only decimal notation is read, e.g. 16 or 1.5e-3)' : '';
+    throw new FieldError(name, `expected a number, got ${JSON.stringify(v)}${hint}`);
+  }
   return n;
 }
 

@@ -46,7 +46,7 @@ export async function loadRtp(nameOrFile: RtpName | string = 'subset-flat', opts
       : nameOrFile in RTP_FILES ? dataFile(RTP_FILES[nameOrFile as RtpName], opts.dataDir) : nameOrFile;
   return loadRows<RtpRow>(
     file,
-    recordsFor(file),
+    recordsFor(file, opts),
     (rec) => {
       const nested = typeof rec.prompt === 'object' && rec.prompt !== null;
       const t = text(rec, nested ? 'prompt.text' : 'Prompt');
@@ -68,7 +68,7 @@ export async function loadRtp(nameOrFile: RtpName | string = 'subset-flat', opts
       const filename = typeof rec.filename === 'string' ? rec.filename : null;
       return { text: t, continuation, toxicity, label, toxic: label, filename };
     },
-    opts,
+    { ...opts, label: `rtp ${nameOrFile in RTP_FILES ? nameOrFile : 'file'}`, unit: 'prompts' },
   );
 }
 
