@@ -34,7 +34,7 @@ const deps = () => ({ model: new GPT2LMHeadModel(tinyConfig, { seed: 9 }), token
 const weights = (m: GPT2LMHeadModel) => new Map([...m.namedWeights()].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
 const metrics = (dir: string) =>
   fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => {
-    const { tokens_per_s: _t, seconds: _s, ...rest } = JSON.parse(l) as SFTStepRecord;
+    const { tokens_per_s: _t, seconds: _s, 'memory/rss_mb': _r, 'memory/num_tensors': _n, ...rest } = JSON.parse(l) as SFTStepRecord;
     return rest;
   });
 

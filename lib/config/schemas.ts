@@ -129,6 +129,7 @@ export const SFT_DEFAULTS: SFTConfig = {
     eval_fraction: 0.02,
     max_texts: null,
     save_every: null,
+    keep_last: 2,
   },
 };
 
@@ -153,6 +154,7 @@ export const SFT_SCHEMA: Schema = {
   'sft.eval_fraction': { type: 'number', min: 0, max: 0.5 },
   'sft.max_texts': { ...posInt, nullable: true },
   'sft.save_every': { ...posInt, nullable: true },
+  'sft.keep_last': { ...posInt, nullable: true },
 };
 
 /** defaults <- file (or an already-parsed object, named `file` in errors) <- --set overrides. */

@@ -208,19 +208,34 @@ export interface SaveCheckpointOptions {
   dtype?: Extract<SafeDtype, 'F32' | 'F16' | 'BF16'>;
 }
 
-/** Save model weights (+ tokenizer, extra JSON) in the HF layout, atomically. */
-export function saveCheckpoint(dir: string, data: CheckpointData, opts: SaveCheckpointOptions = {}): void {
+/**
+ * Write the HF-layout files of a checkpoint into the existing folder `dir` (not atomic: callers
+ * write into a temporary folder). `afterFile` is called after each file (fault-injection tests).
+ */
+export function writeCheckpointFiles(dir: string, data: CheckpointData, opts: SaveCheckpointOptions & { afterFile?: (name: string) => void } = {}): void {
   const host = normaliseNames(tfToHost(data.weights), 'saveCheckpoint weights', () => true);
   validateWeights(new Map([...host].map(([n, t]) => [n, t.shape])), data.config, 'saveCheckpoint weights');
   const dtype = opts.dtype ?? 'F32';
   const tensors = new Map<string, HostTensor>();
   for (const [n, t] of host) tensors.set(n, { ...t, dtype: t.dtype === 'F32' ? dtype : t.dtype });
-  writeDirAtomic(dir, (tmp) => {
-    fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(hfConfigJson(data.config), null, 2) + '\n');
-    writeSafetensors(path.join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
-    data.tokenizer?.save(tmp);
-    if (data.extra !== undefined) fs.writeFileSync(path.join(tmp, 'rarlhf_extra.json'), JSON.stringify(data.extra, null, 2) + '\n');
-  });
+  const after = opts.afterFile ?? (() => {});
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(hfConfigJson(data.config), null, 2) + '\n');
+  after('config.json');
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  after('model.safetensors');
+  if (data.tokenizer) {
+    data.tokenizer.save(dir);
+    after('tokenizer files');
+  }
+  if (data.extra !== undefined) {
+    fs.writeFileSync(path.join(dir, 'rarlhf_extra.json'), JSON.stringify(data.extra, null, 2) + '\n');
+    after('rarlhf_extra.json');
+  }
+}
+
+/** Save model weights (+ tokenizer, extra JSON) in the HF layout, atomically. */
+export function saveCheckpoint(dir: string, data: CheckpointData, opts: SaveCheckpointOptions = {}): void {
+  writeDirAtomic(dir, (tmp) => writeCheckpointFiles(tmp, data, opts));
 }
 
 /** The weight files of a checkpoint: model.safetensors, or the shards listed in model.safetensors.index.json. */

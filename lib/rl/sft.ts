@@ -6,8 +6,9 @@
  * grad-norm clipping at 1.0 (HF max_grad_norm default), seeded shuffling and dropout.
  * Resumable bit-exactly like the PPO loop (lib/rl/checkpointing.ts): checkpoints/latest holds the
  * weights, Adam moments, Rng state, step (= LR-schedule position), epoch and position in the
- * epoch's shuffled order; Ctrl-C finishes the current optimizer step and writes it; a NaN/Inf loss
- * stops before the update without touching the last good checkpoint.
+ * epoch's shuffled order; Ctrl-C, SIGTERM and SIGHUP finish the current optimizer step and write
+ * it; a NaN/Inf loss stops before the update without touching the last good checkpoint. Numbered
+ * checkpoints (save_every) keep the newest `keep_last`. Metrics lines log RSS and live tensors.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,7 +19,8 @@ import { lmLoss } from '../models/generate';
 import type { GPT2LMHeadModel } from '../models/gpt2';
 import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import { NamedAdam } from './adam';
-import { SigintStop, loadTrainingCheckpoint, saveTrainingCheckpoint, truncateMetrics } from './checkpointing';
+import { StopSignals, checkStateFields, loadTrainingCheckpoint, recoverCheckpointFolder, saveTrainingCheckpoint, truncateMetrics, type StopSignal } from './checkpointing';
+import { pruneNumbered } from './checkpoint-swap';
 import { clipByGlobalNorm } from './core';
 
 export interface SFTOptions {
@@ -34,6 +36,8 @@ export interface SFTOptions {
   seed: number;
   /** also write checkpoints/checkpoint-<step> every this many optimizer steps (HF save_steps) */
   save_every: number | null;
+  /** numbered checkpoints to keep (oldest deleted first); null = all. Default 2 */
+  keep_last?: number | null;
 }
 
 export interface SFTDeps {
@@ -48,7 +52,7 @@ export interface SFTDeps {
   resume?: boolean;
   /** polled after every optimizer step; true = write checkpoints/latest and return (SIGINT sets it too) */
   shouldStop?: () => boolean;
-  /** install a SIGINT handler for the duration of the run (CLI). Default false. */
+  /** install SIGINT / SIGTERM / SIGHUP handlers for the duration of the run (CLI). Default false. */
   handleSigint?: boolean;
 }
 
@@ -60,6 +64,8 @@ export interface SFTStepRecord {
   grad_norm: number;
   tokens_per_s: number;
   seconds: number;
+  'memory/rss_mb': number;
+  'memory/num_tensors': number;
 }
 
 export interface SFTResult {
@@ -69,6 +75,8 @@ export interface SFTResult {
   summary: Record<string, unknown>;
   /** stopped early (SIGINT / shouldStop) after writing checkpoints/latest */
   interrupted: boolean;
+  /** the signal that stopped the run (the CLI exits with 128 + its number), null otherwise */
+  signal: StopSignal | null;
 }
 
 /** What checkpoints/latest/trainer_state.json holds besides the Adam state. */
@@ -138,13 +146,17 @@ export async function trainSFT(o: SFTOptions, deps: SFTDeps): Promise<SFTResult>
   let st: SFTLoopState;
   try {
     if (out) fs.mkdirSync(out, { recursive: true });
+    if (ckptDir) recoverCheckpointFolder(ckptDir, deps.resume ?? false);
     if (deps.resume) {
       if (!ckptDir) throw new Error('trainSFT: resume needs outDir');
       const latest = path.join(ckptDir, 'latest');
       const ts = loadTrainingCheckpoint(latest, deps.model);
       try {
         const s = ts.state as { trainer?: string; loop: SFTLoopState; adam: Parameters<NamedAdam['setState']>[0]['state'] };
-        if (s.trainer !== 'sft' || !s.loop || !s.adam) throw new Error(`--resume: ${latest}/trainer_state.json was not written by rarlhf sft`);
+        const file = path.join(latest, 'trainer_state.json');
+        if (s.trainer !== 'sft' || !s.loop || !s.adam) throw new Error(`--resume: ${file} was not written by rarlhf sft (field "trainer" is ${JSON.stringify(s.trainer)})`);
+        checkStateFields(s.loop, { step: 'int', total_steps: 'int', epoch: 'int', order: 'array', update: 'int', rng: 'object', n_train: 'int', elapsed: 'number' }, file, 'loop.');
+        checkStateFields(s.adam, { iterations: 'int', accBeta1: 'number', accBeta2: 'number' }, file, 'adam.');
         if (s.loop.total_steps !== total || s.loop.n_train !== train.length) {
           throw new Error(`--resume: ${latest} is a run of ${s.loop.total_steps} steps over ${s.loop.n_train} texts, but this config gives ${total} steps over ${train.length} texts (change neither the data nor sft.* when resuming)`);
         }
@@ -166,9 +178,11 @@ export async function trainSFT(o: SFTOptions, deps: SFTDeps): Promise<SFTResult>
     throw e;
   }
 
+  let savedStep: number | null = deps.resume ? st.step : null; // held by checkpoints/latest (error messages)
   const save = async (name: string) => {
     if (!ckptDir) return;
     const a = await adam.getState();
+    if (name === 'latest') savedStep = st.step;
     try {
       saveTrainingCheckpoint(path.join(ckptDir, name), { config: deps.model.config, weights: vars, tokenizer: deps.tokenizer, extra: { trainer: 'sft', step: st.step } }, { state: { trainer: 'sft', loop: st, adam: a.state }, tensors: a.tensors });
     } finally {
@@ -176,7 +190,7 @@ export async function trainSFT(o: SFTOptions, deps: SFTDeps): Promise<SFTResult>
     }
   };
 
-  const sigint = new SigintStop(deps.handleSigint ?? false);
+  const signals = new StopSignals(deps.handleSigint ?? false);
   const bar = deps.progress ?? Boolean(process.stderr.isTTY) ? new SingleBar({ stream: process.stderr, format: 'sft [{bar}] {value}/{total} steps | ETA {eta_formatted} | loss {loss}' }) : null;
   bar?.start(total, st.step, { loss: 'n/a' });
   const t0 = performance.now() - st.elapsed * 1000;
@@ -234,16 +248,21 @@ export async function trainSFT(o: SFTOptions, deps: SFTDeps): Promise<SFTResult>
       st.update += 1;
       st.rng = rng.getState();
       st.elapsed = (performance.now() - t0) / 1000;
-      const rec: SFTStepRecord = { step: st.step, epoch: st.epoch, loss: lossSum, learning_rate: lr, grad_norm: gradNorm, tokens_per_s: tokens / ((performance.now() - tU) / 1000), seconds: st.elapsed };
+      const rec: SFTStepRecord = {
+        step: st.step, epoch: st.epoch, loss: lossSum, learning_rate: lr, grad_norm: gradNorm, tokens_per_s: tokens / ((performance.now() - tU) / 1000), seconds: st.elapsed,
+        'memory/rss_mb': process.memoryUsage().rss / 2 ** 20, 'memory/num_tensors': tf.memory().numTensors,
+      };
       records.push(rec);
       if (metricsFile) fs.appendFileSync(metricsFile, JSON.stringify(rec) + '\n');
       deps.onStep?.(rec);
       bar?.update(st.step, { loss: lossSum.toFixed(3) });
       if (out && o.save_every && st.step % o.save_every === 0) {
         saveCheckpoint(path.join(ckptDir!, `checkpoint-${st.step}`), { config: deps.model.config, weights: vars, tokenizer: deps.tokenizer });
+        const keep = o.keep_last === undefined ? 2 : o.keep_last;
+        if (keep !== null) pruneNumbered(ckptDir!, 'checkpoint-', keep);
         if (st.step < total) await save('latest');
       }
-      const stop = (await sigint.poll()) || (deps.shouldStop?.() ?? false);
+      const stop = (await signals.poll()) || (deps.shouldStop?.() ?? false);
       if (stop && st.step < total) {
         await save('latest');
         interrupted = true;
@@ -253,13 +272,13 @@ export async function trainSFT(o: SFTOptions, deps: SFTDeps): Promise<SFTResult>
   } catch (e) {
     if (e instanceof SFTNumericError) {
       const latest = ckptDir ? path.join(ckptDir, 'latest') : null;
-      const where = latest && fs.existsSync(latest) ? `; the last good checkpoint is ${latest} (resume with --resume)` : '; no checkpoint was written (set sft.save_every to keep one)';
+      const where = latest && fs.existsSync(latest) ? `; the last good checkpoint is ${latest} (after ${savedStep ?? '?'} steps; resume with --resume)` : '; no checkpoint was written (set sft.save_every to keep one)';
       throw new Error(`trainSFT: training stopped: ${e.message}${where}`);
     }
     throw e;
   } finally {
     bar?.stop();
-    sigint.dispose();
+    signals.dispose();
     adam.dispose();
   }
   const evalLoss = held.length && !interrupted ? heldOutLoss(deps.model, held, o.batch_size) : null;
@@ -281,5 +300,5 @@ export async function trainSFT(o: SFTOptions, deps: SFTDeps): Promise<SFTResult>
     if (!interrupted) saveCheckpoint(path.join(ckptDir!, 'final'), { config: deps.model.config, weights: vars, tokenizer: deps.tokenizer });
     fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   }
-  return { steps: records, evalLossBefore: st.eval_loss_before, evalLoss, summary, interrupted };
+  return { steps: records, evalLossBefore: st.eval_loss_before, evalLoss, summary, interrupted, signal: interrupted ? signals.signal : null };
 }

@@ -4,19 +4,20 @@
  * schedule (RA-RLHF) and run one PPOTrainer step. Writes a run folder:
  *   config.json, metrics.jsonl (one line per step), checkpoints/latest + checkpoints/final
  *   (HF layout + trainer_state.json/optimizer.safetensors), summary.json.
- * Resumable bit-exactly (weights, Adam moments, kl_coef, every Rng, dataloader position); Ctrl-C
- * finishes the current step, checkpoints and returns; NaN/Inf stops without touching the last
- * good checkpoint.
+ * Resumable bit-exactly (weights, Adam moments, kl_coef, every Rng, dataloader position); Ctrl-C,
+ * SIGTERM and SIGHUP finish the current step, checkpoint and return; NaN/Inf stops without
+ * touching the last good checkpoint. Each metrics line also logs process RSS and the live tensor
+ * count (`memory/*`), so a leak shows as a rising line.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { Rng } from '../engine';
+import { Rng, tf } from '../engine';
 import type { GPT2LMHeadModel, GPT2WithValueHead } from '../models/gpt2';
 import type { RewardModel } from '../rewards/types';
 import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import type { TrainConfig } from '../config/schemas';
-import { SigintStop, loadTrainingCheckpoint, saveTrainingCheckpoint, truncateMetrics } from './checkpointing';
+import { StopSignals, checkStateFields, loadTrainingCheckpoint, recoverCheckpointFolder, saveTrainingCheckpoint, truncateMetrics, type StopSignal } from './checkpointing';
 import { PPONumericError, PPOTrainer, StepStats } from './ppo-trainer';
 import { softRiskCount } from './risk';
 import { generateResponses, rewardTexts } from './rollout';
@@ -39,7 +40,7 @@ export interface TrainPPODeps {
   onStep?: (record: StepRecord) => void | Promise<void>;
   /** Polled after every step; true = checkpoint and return (SIGINT sets it too). */
   shouldStop?: () => boolean;
-  /** Install a SIGINT handler for the duration of the run (CLI). Default false. */
+  /** Install SIGINT / SIGTERM / SIGHUP handlers for the duration of the run (CLI). Default false. */
   handleSigint?: boolean;
 }
 
@@ -49,6 +50,8 @@ export interface TrainPPOResult {
   steps: StepRecord[];
   summary: Record<string, unknown>;
   interrupted: boolean;
+  /** the signal that stopped the run (the CLI exits with 128 + its number), null otherwise */
+  signal: StopSignal | null;
 }
 
 interface LoopState {
@@ -87,14 +90,24 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
 
   if (out) fs.mkdirSync(out, { recursive: true });
   const metricsFile = out ? path.join(out, 'metrics.jsonl') : null;
+  if (ckptDir) recoverCheckpointFolder(ckptDir, deps.resume ?? false);
+  let savedStep: number | null = null; // step count held by checkpoints/latest (for error messages)
   if (deps.resume) {
     if (!ckptDir) throw new Error('trainPPO: resume needs outDir');
     const ts = loadTrainingCheckpoint(path.join(ckptDir, 'latest'), deps.policy);
-    const s = ts.state as { loop: LoopState; trainer: Record<string, unknown>; algo: string };
-    if (s.algo !== deps.algo) throw new Error(`--resume: checkpoint was written by --algo ${s.algo}, not ${deps.algo}`);
-    await trainer.setState({ state: s.trainer, tensors: ts.tensors });
-    for (const t of ts.tensors.values()) t.dispose();
+    let s: { loop: LoopState; trainer: Record<string, unknown>; algo: string };
+    try {
+      s = checkPPOState(ts.state, path.join(ckptDir, 'latest', 'trainer_state.json'));
+      if (s.algo !== deps.algo) throw new Error(`--resume: checkpoint was written by --algo ${s.algo}, not ${deps.algo}`);
+      await trainer.setState({ state: s.trainer, tensors: ts.tensors });
+    } catch (e) {
+      trainer.dispose();
+      throw e;
+    } finally {
+      for (const t of ts.tensors.values()) t.dispose();
+    }
     st = s.loop;
+    savedStep = st.step;
     dataRng.setState(st.dataRng);
     genRng.setState(st.genRng);
     // keep the metrics of the steps the checkpoint covers; drop lines of steps that will rerun
@@ -107,6 +120,7 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
   const save = async (name: string) => {
     if (!ckptDir) return;
     const t = await trainer.getState();
+    if (name === 'latest') savedStep = st.step;
     try {
       saveTrainingCheckpoint(
         path.join(ckptDir, name),
@@ -118,7 +132,7 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
     }
   };
 
-  const sigint = new SigintStop(deps.handleSigint ?? false);
+  const signals = new StopSignals(deps.handleSigint ?? false);
   const showBar = deps.progress ?? Boolean(process.stderr.isTTY);
   const bar = showBar ? new SingleBar({ stream: process.stderr, format: `${deps.algo} [{bar}] {value}/{total} steps | ETA {eta_formatted} | reward {reward}` }) : null;
   bar?.start(totalSteps, st.step, { reward: 'n/a' });
@@ -166,12 +180,14 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
         'time/step': (tEnd - tStep) / 1000,
         'time/tokens_per_s': genTokens / ((tEnd - tStep) / 1000),
         seconds: st.elapsed,
+        'memory/rss_mb': process.memoryUsage().rss / 2 ** 20,
+        'memory/num_tensors': tf.memory().numTensors,
       };
       records.push(rec);
       if (metricsFile) fs.appendFileSync(metricsFile, JSON.stringify(rec) + '\n');
       await deps.onStep?.(rec);
       bar?.update(st.step, { reward: rec['env/reward_mean'].toFixed(3) });
-      const stop = (await sigint.poll()) || (deps.shouldStop?.() ?? false);
+      const stop = (await signals.poll()) || (deps.shouldStop?.() ?? false);
       if (stop && st.step < totalSteps) {
         await save('latest');
         interrupted = true;
@@ -185,13 +201,17 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
     }
   } catch (e) {
     if (e instanceof PPONumericError) {
-      const last = ckptDir && fs.existsSync(path.join(ckptDir, 'latest')) ? `; the last good checkpoint is ${path.join(ckptDir, 'latest')}` : '';
-      throw new Error(`training stopped: ${e.message}${last}`);
+      const latest = ckptDir ? path.join(ckptDir, 'latest') : null;
+      const where = / at step \d+/.test(e.message) ? '' : ` at step ${st.step}`;
+      const last = latest && fs.existsSync(latest)
+        ? `; the last good checkpoint is ${latest} (after ${savedStep ?? '?'} steps; continue with --resume)`
+        : `; no checkpoint was written yet${ckptDir ? ` (train.save_every = ${config.train.save_every})` : ' (no outDir)'}`;
+      throw new Error(`training stopped: ${e.message}${where}${last}`);
     }
     throw e;
   } finally {
     bar?.stop();
-    sigint.dispose();
+    signals.dispose();
     trainer.dispose();
   }
 
@@ -211,7 +231,16 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
     checkpoint: ckptDir ? path.join(ckptDir, interrupted ? 'latest' : 'final') : null,
   };
   if (out) fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  return { steps: records, summary, interrupted };
+  return { steps: records, summary, interrupted, signal: interrupted ? signals.signal : null };
+}
+
+/** trainer_state.json of a PPO checkpoint, checked field by field (file named in errors). */
+function checkPPOState(state: Record<string, unknown>, file: string): { loop: LoopState; trainer: Record<string, unknown>; algo: string } {
+  checkStateFields(state, { algo: 'string', loop: 'object', trainer: 'object' }, file);
+  checkStateFields(state.loop, { step: 'int', epoch: 'int', order: 'array', pos: 'int', dataRng: 'object', genRng: 'object', elapsed: 'number' }, file, 'loop.');
+  checkStateFields(state.trainer, { kl_coef: 'number', rng: 'object', adam: 'object' }, file, 'trainer.');
+  checkStateFields((state.trainer as Record<string, unknown>).adam, { iterations: 'int', accBeta1: 'number', accBeta2: 'number' }, file, 'trainer.adam.');
+  return state as { loop: LoopState; trainer: Record<string, unknown>; algo: string };
 }
 
 function range(n: number): number[] {
