@@ -1,15 +1,20 @@
 /** Arguments shared by the training commands (`sft`, `train`): a config, overrides, a run folder, resume. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ConfigError, parseJsonText, type Json } from '../config/index';
 
 export const RUN_OPTIONS = {
   config: { type: 'string' },
   set: { type: 'string', multiple: true },
   out: { type: 'string' },
   resume: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
   'no-progress': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Exit codes of a run stopped by a signal (lib/rl/checkpointing.ts SIGNAL_EXIT_CODE). */
+export { SIGNAL_EXIT_CODE } from '../rl/checkpointing';
 
 /**
  * The config file to load: --config, or with --resume and no --config the run folder's resolved
@@ -21,4 +26,12 @@ export function runConfigFile(values: { out?: string; config?: string; resume?: 
   const configFile = values.config ?? (values.resume && fs.existsSync(saved) ? saved : undefined);
   if (!configFile) throw new Error(`--config <file> is required\n${usage}`);
   return { out: values.out, configFile, saved };
+}
+
+/** A run folder's config.json as an object; errors name the file (and line:column of bad JSON). */
+export function readRunConfig(file: string): Record<string, Json> {
+  if (!fs.existsSync(file)) throw new ConfigError(`--resume: ${file} is missing, so the run's config cannot be checked (was the folder written by rarlhf?)`);
+  const obj = parseJsonText(fs.readFileSync(file, 'utf8'), file);
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new ConfigError(`${file}: expected a JSON object (the run's resolved config)`);
+  return obj as Record<string, Json>;
 }

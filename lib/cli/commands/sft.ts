@@ -2,19 +2,22 @@
  * `rarlhf sft --config <file> [--set key=value ...] --out <run dir>`
  * Supervised fine-tuning on the task's SFT texts (IMDB positive reviews, non-toxic comments ...),
  * HF SFTTrainer semantics (see lib/rl/sft.ts). Writes config.json, metrics.jsonl, summary.json
- * and checkpoints/final (HF layout) for `rarlhf train`'s model.policy. Ctrl-C finishes the current
- * optimizer step, writes checkpoints/latest and exits with 130; `--resume` continues from it (with
- * the run folder's config.json when --config is absent) to the same weights as an uninterrupted run.
+ * and checkpoints/final (HF layout) for `rarlhf train`'s model.policy. The run folder is locked and
+ * owned as for `rarlhf train` (--force, --resume config check). Ctrl-C / SIGTERM / SIGHUP finish
+ * the current optimizer step, write checkpoints/latest and exit with 130 / 143 / 129; `--resume`
+ * continues from it (with the run folder's config.json when --config is absent) to the same
+ * weights as an uninterrupted run.
  */
-import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { initEngine } from '../../engine';
-import { RUN_OPTIONS, runConfigFile } from '../run-args';
+import { RUN_OPTIONS, SIGNAL_EXIT_CODE, readRunConfig, runConfigFile } from '../run-args';
 import { loadSFTConfig } from '../../config/schemas';
+import { writeJson } from '../../pipeline/run-dir';
+import { RESUME_MUTABLE, checkResumeConfig, checkRunDirPath, claimRunFolder } from '../../rl/run-folder';
 import { setupSFT } from '../../rl/setup';
 import { trainSFT } from '../../rl/sft';
 
-const USAGE = 'usage: rarlhf sft --config <file> [--set key=value ...] --out <run dir> [--resume] [--no-progress]';
+const USAGE = 'usage: rarlhf sft --config <file> [--set key=value ...] --out <run dir> [--resume | --force] [--no-progress]';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -29,22 +32,32 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   const { out, configFile, saved } = runConfigFile(values, USAGE);
+  checkRunDirPath(out); // before anything slow is loaded
+  if (configFile === saved) readRunConfig(saved); // a corrupt config.json: name the file
   const config = loadSFTConfig(configFile, values.set ?? []);
-  await initEngine();
-  const setup = await setupSFT(config);
-  fs.mkdirSync(out, { recursive: true });
-  if (!values.resume) fs.writeFileSync(saved, JSON.stringify(config, null, 2) + '\n');
-  process.stderr.write(`[rarlhf] sft on ${config.task}: ${setup.texts.length} texts, out ${out}${values.resume ? ' (resuming)' : ''}\n`);
-  const res = await trainSFT({ ...config.sft, seed: config.seed }, {
-    ...setup,
-    outDir: out,
-    resume: values.resume,
-    progress: values['no-progress'] ? false : undefined,
-    handleSigint: true,
-  });
-  console.log(JSON.stringify(res.summary));
-  if (res.interrupted) {
-    process.stderr.write(`[rarlhf] interrupted at step ${res.summary.steps}; continue with: rarlhf sft --out ${out} --resume\n`);
-    process.exitCode = 130;
+  const lock = claimRunFolder(out, { resume: values.resume, force: values.force, command: 'rarlhf sft' });
+  try {
+    if (values.resume) {
+      readRunConfig(saved);
+      checkResumeConfig(saved, { ...loadSFTConfig(saved) }, { ...config }, RESUME_MUTABLE.sft);
+    }
+    await initEngine();
+    const setup = await setupSFT(config);
+    writeJson(saved, config); // fresh: the resolved config; resume: with the changed save cadence
+    process.stderr.write(`[rarlhf] sft on ${config.task}: ${setup.texts.length} texts, out ${out}${values.resume ? ' (resuming)' : ''}\n`);
+    const res = await trainSFT({ ...config.sft, seed: config.seed }, {
+      ...setup,
+      outDir: out,
+      resume: values.resume,
+      progress: values['no-progress'] ? false : undefined,
+      handleSigint: true,
+    });
+    console.log(JSON.stringify(res.summary));
+    if (res.interrupted) {
+      process.stderr.write(`[rarlhf] ${res.signal ?? 'stop'}: interrupted at step ${res.summary.steps}; continue with: rarlhf sft --out ${out} --resume\n`);
+      process.exitCode = SIGNAL_EXIT_CODE[res.signal ?? 'SIGINT'];
+    }
+  } finally {
+    lock.release();
   }
 }

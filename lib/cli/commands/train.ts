@@ -1,18 +1,21 @@
 /**
  * `rarlhf train --algo rlhf|ra-rlhf --config <file> [--set key=value ...] --out <run dir> [--resume]`
  * PPO-RLHF or RA-RLHF (soft-risk CVaR PPO) from a JSON config (see configs/*.json and
- * lib/config/schemas.ts). Ctrl-C checkpoints after the current step (exit code 130);
- * `--resume` continues from <out>/checkpoints/latest to the same result as an uninterrupted run.
+ * lib/config/schemas.ts). The run folder is locked for the run; a fresh run refuses a folder that
+ * holds one (--force deletes it). Ctrl-C / SIGTERM / SIGHUP checkpoint after the current step
+ * (exit 130 / 143 / 129); `--resume` checks the config against the folder's config.json and
+ * continues from <out>/checkpoints/latest to the same result as an uninterrupted run.
  */
-import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { initEngine } from '../../engine';
-import { RUN_OPTIONS, runConfigFile } from '../run-args';
+import { RUN_OPTIONS, SIGNAL_EXIT_CODE, readRunConfig, runConfigFile } from '../run-args';
 import { loadTrainConfig } from '../../config/schemas';
+import { writeJson } from '../../pipeline/run-dir';
+import { RESUME_MUTABLE, checkResumeConfig, checkRunDirPath, claimRunFolder } from '../../rl/run-folder';
 import { setupPPO } from '../../rl/setup';
 import { trainPPO, type Algo } from '../../rl/train-loop';
 
-const USAGE = 'usage: rarlhf train --algo rlhf|ra-rlhf --config <file> [--set key=value ...] --out <run dir> [--resume] [--no-progress]';
+const USAGE = 'usage: rarlhf train --algo rlhf|ra-rlhf --config <file> [--set key=value ...] --out <run dir> [--resume | --force] [--no-progress]';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -30,27 +33,38 @@ export async function run(argv: string[]): Promise<void> {
   const algo = values.algo as Algo | undefined;
   if (algo !== 'rlhf' && algo !== 'ra-rlhf') throw new Error(`--algo must be rlhf or ra-rlhf\n${USAGE}`);
   const { out, configFile, saved } = runConfigFile(values, USAGE);
-  let fileObj: Record<string, unknown> | undefined;
-  if (configFile === saved) {
-    fileObj = JSON.parse(fs.readFileSync(saved, 'utf8')) as Record<string, unknown>;
-    delete fileObj.algo;
-  }
-  const config = loadTrainConfig(configFile, values.set ?? [], fileObj as Parameters<typeof loadTrainConfig>[2]);
-  await initEngine();
-  const setup = await setupPPO(config);
-  for (const n of setup.notes) process.stderr.write(`[rarlhf] note: ${n}\n`);
-  process.stderr.write(`[rarlhf] ${algo} on ${config.task}: ${setup.trainPrompts.length} prompts, batch ${config.ppo.batch_size}, out ${out}\n`);
-  const res = await trainPPO(config, {
-    algo,
-    ...setup,
-    outDir: out,
-    resume: values.resume,
-    progress: values['no-progress'] ? false : undefined,
-    handleSigint: true,
-  });
-  console.log(JSON.stringify(res.summary));
-  if (res.interrupted) {
-    process.stderr.write(`[rarlhf] interrupted at step ${res.summary.steps_done}; continue with: rarlhf train --algo ${algo} --out ${out} --resume\n`);
-    process.exitCode = 130;
+  checkRunDirPath(out); // before anything slow is loaded
+  // the run folder's config.json records the algo next to the config; the schema has no such key
+  const withoutAlgo = (file: string) => {
+    const { algo: recorded, ...obj } = readRunConfig(file);
+    return { obj, algo: recorded };
+  };
+  const config = loadTrainConfig(configFile, values.set ?? [], configFile === saved ? withoutAlgo(saved).obj : undefined);
+  const lock = claimRunFolder(out, { resume: values.resume, force: values.force, command: `rarlhf train --algo ${algo}` });
+  try {
+    if (values.resume) {
+      const before = withoutAlgo(saved);
+      checkResumeConfig(saved, { algo: before.algo, ...loadTrainConfig(saved, [], before.obj) }, { algo, ...config }, RESUME_MUTABLE.train);
+      writeJson(saved, { algo, ...config }); // the values this run goes on with (e.g. more steps)
+    }
+    await initEngine();
+    const setup = await setupPPO(config);
+    for (const n of setup.notes) process.stderr.write(`[rarlhf] note: ${n}\n`);
+    process.stderr.write(`[rarlhf] ${algo} on ${config.task}: ${setup.trainPrompts.length} prompts, batch ${config.ppo.batch_size}, out ${out}${values.resume ? ' (resuming)' : ''}\n`);
+    const res = await trainPPO(config, {
+      algo,
+      ...setup,
+      outDir: out,
+      resume: values.resume,
+      progress: values['no-progress'] ? false : undefined,
+      handleSigint: true,
+    });
+    console.log(JSON.stringify(res.summary));
+    if (res.interrupted) {
+      process.stderr.write(`[rarlhf] ${res.signal ?? 'stop'}: interrupted at step ${res.summary.steps_done}; continue with: rarlhf train --algo ${algo} --out ${out} --resume\n`);
+      process.exitCode = SIGNAL_EXIT_CODE[res.signal ?? 'SIGINT'];
+    }
+  } finally {
+    lock.release();
   }
 }
