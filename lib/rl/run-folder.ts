@@ -109,12 +109,30 @@ function contents(dir: string): string[] {
   return fs.readdirSync(dir).filter((e) => e !== LOCK_FILE && !e.startsWith(`${LOCK_FILE}.`));
 }
 
-/** `--out` must be a folder (or not exist yet): checked before anything is loaded. */
+/**
+ * An output path can be written: a `folder` (run folder, report) is a folder or does not exist
+ * yet; a `file` is not a folder; the nearest existing ancestor is a writable folder. Commands call
+ * it before any slow work, so a wrong --out fails at once instead of after hours.
+ */
+export function checkOutputPath(p: string, kind: 'file' | 'folder', flag = '--out'): void {
+  let q = path.resolve(p);
+  if (fs.existsSync(q)) {
+    const isDir = fs.statSync(q).isDirectory();
+    if (kind === 'folder' && !isDir) throw new Error(`${flag} ${p} is a file, not a folder`);
+    if (kind === 'file' && isDir) throw new Error(`${flag} ${p} is a folder; give a file name`);
+  }
+  while (!fs.existsSync(q)) q = path.dirname(q);
+  if (!fs.statSync(q).isDirectory()) throw new Error(`${flag} ${p}: ${q} is a file, so ${p} cannot be created`);
+  try {
+    fs.accessSync(q, fs.constants.W_OK);
+  } catch {
+    throw new Error(`${flag} ${p}: folder ${q} is not writable`);
+  }
+}
+
+/** `--out` of a training run must be a folder (or not exist yet). */
 export function checkRunDirPath(dir: string, flag = '--out'): void {
-  let p = path.resolve(dir);
-  if (fs.existsSync(p) && !fs.statSync(p).isDirectory()) throw new Error(`${flag} ${dir} is a file, not a run folder`);
-  while (!fs.existsSync(p)) p = path.dirname(p);
-  if (!fs.statSync(p).isDirectory()) throw new Error(`${flag} ${dir}: ${p} is a file, so the folder cannot be created`);
+  checkOutputPath(dir, 'folder', flag);
 }
 
 /**

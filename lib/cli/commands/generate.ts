@@ -16,6 +16,7 @@ import { writeGenerations } from '../../eval/generations';
 import { loadLM } from '../../pipeline/adapters';
 import { generationRows, type GenerationModel } from '../../pipeline/generations';
 import { Progress } from '../../pipeline/run-dir';
+import { checkOutputPath } from '../../rl/run-folder';
 
 const USAGE = `usage: rarlhf generate --task <task> --model NAME=<checkpoint dir> [--model NAME2=<dir> ...] --out <file.jsonl|.csv>
     [--reward <spec>] [--samples k] [--n-prompts N] [--data-dir <dir>] [--seed n] [--max-new-tokens n] [--batch-size n]
@@ -68,6 +69,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!values.task) throw new Error(`generate: --task is required\n${USAGE}`);
   if (!values.out) throw new Error(`generate: --out <file.jsonl|.csv> is required\n${USAGE}`);
   if (!values.model?.length) throw new Error(`generate: at least one --model NAME=<dir> is required\n${USAGE}`);
+  checkOutputPath(values.out, 'file', 'generate: --out'); // before loading and generating, not after
   const spec = getTaskSpec(values.task);
   const samples = posInt('samples', values.samples, 1)!;
   const nPrompts = posInt('n-prompts', values['n-prompts']);

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { evaluateImdb, evaluateToxicity } from '../../rewards/evaluate';
 import { loadRewardModel } from '../../rewards/load';
 import { trainImdbReward, trainToxicityReward } from '../../rewards/train';
+import { acquireRunLock, checkOutputPath } from '../../rl/run-folder';
 
 const USAGE = `usage:
   rarlhf reward train --task imdb|toxicity --out <dir> [--data-dir <dir>] [--epochs n] [--limit n] [--seed n] [--calibration moments|lsq]
@@ -74,6 +75,7 @@ export async function run(argv: string[]): Promise<void> {
   if (sub === 'train') {
     const t = task(values.task);
     if (!values.out) throw new Error(`reward train: --out <dir> is required\n${USAGE}`);
+    checkOutputPath(values.out, 'folder', 'reward train: --out'); // before the data is read and the model trained
     const hyper: Record<string, number> = {};
     const epochs = intOpt('epochs', values.epochs);
     const seed = intOpt('seed', values.seed);
@@ -82,11 +84,19 @@ export async function run(argv: string[]): Promise<void> {
     const cal = values.calibration;
     if (cal !== undefined && cal !== 'moments' && cal !== 'lsq') throw new Error(`--calibration must be moments or lsq, got ${JSON.stringify(cal)}`);
     const opts = { dataDir, hyper, limit: intOpt('limit', values.limit), log, calibration: cal as 'moments' | 'lsq' | undefined };
-    const { model } = t === 'imdb' ? await trainImdbReward(opts) : await trainToxicityReward(opts);
-    log('evaluating on held-out data ...');
-    const ev = t === 'imdb' ? await evaluateImdb(model, { dataDir }) : await evaluateToxicity(model, { dataDir });
-    model.config.metrics = ev as unknown as Record<string, unknown>;
-    await model.save(values.out);
+    // a model folder, not a resumable run: no --resume/--force rules, but one writer at a time
+    const lock = acquireRunLock(values.out, 'rarlhf reward train');
+    let model: Awaited<ReturnType<typeof trainImdbReward>>['model'];
+    let ev: Awaited<ReturnType<typeof evaluateImdb>> | Awaited<ReturnType<typeof evaluateToxicity>>;
+    try {
+      ({ model } = t === 'imdb' ? await trainImdbReward(opts) : await trainToxicityReward(opts));
+      log('evaluating on held-out data ...');
+      ev = t === 'imdb' ? await evaluateImdb(model, { dataDir }) : await evaluateToxicity(model, { dataDir });
+      model.config.metrics = ev as unknown as Record<string, unknown>;
+      await model.save(values.out);
+    } finally {
+      lock.release();
+    }
     log(`saved ${values.out}`);
     if (values.json) console.log(JSON.stringify(ev));
     else printEval(ev);
