@@ -202,11 +202,11 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
   } catch (e) {
     if (e instanceof PPONumericError) {
       const latest = ckptDir ? path.join(ckptDir, 'latest') : null;
-      const where = / at step \d+/.test(e.message) ? '' : ` at step ${st.step}`;
+      const where = / at step \d+/.test(e.message) ? '' : ` at step ${st.step}`; // PPOTrainer does not know the step
       const last = latest && fs.existsSync(latest)
         ? `; the last good checkpoint is ${latest} (after ${savedStep ?? '?'} steps; continue with --resume)`
         : `; no checkpoint was written yet${ckptDir ? ` (train.save_every = ${config.train.save_every})` : ' (no outDir)'}`;
-      throw new Error(`training stopped: ${e.message}${where}${last}`);
+      throw new Error(where ? `training stopped${where}: ${e.message}${last}` : `training stopped: ${e.message}${last}`);
     }
     throw e;
   } finally {
