@@ -10,15 +10,19 @@
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import { registerSegmentSumKernels } from './kernels';
+import { initNative, nativeActive, type NativeStatus } from './native';
 import { initThreadedWasm } from './wasm-threads';
 
 export { tf };
 export { Rng } from './rng';
+export { nativeActive, nativeStatus, setNativeEnabled, setNativeThreads, type NativeStatus } from './native';
+export { logprobRows, entropyFromLogits, sampleRows, geluNew, layerNorm, adamStep, type AdamHyper } from './ops';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export interface EngineInfo {
   backend: string;
   threads: number;
+  native: NativeStatus;
 }
 
 let engineInfo: EngineInfo | null = null;
@@ -79,6 +83,8 @@ function threadCount(backend: string): number {
  * wasm threads: `opts.threads` / env RARLHF_WASM_THREADS (default 1 = tfjs's stock build; n > 1 =
  * the threaded-SIMD build, see wasm-threads.ts). Not the default because xnnpack's pool threads
  * spin-wait: on a busy 2-core machine 2 threads measured slower than 1 (see bench.ts).
+ * On wasm the native kernels (native.ts) are loaded when built, unless RARLHF_NATIVE=0; their
+ * OpenBLAS thread count is RARLHF_NATIVE_THREADS (default 1, the faster on 2 vCPUs: README).
  */
 export async function initEngine(opts: { backend?: BackendName; quiet?: boolean; threads?: number } = {}): Promise<EngineInfo> {
   if (engineInfo) return engineInfo;
@@ -107,8 +113,11 @@ export async function initEngine(opts: { backend?: BackendName; quiet?: boolean;
     }
     await tf.ready();
     registerSegmentSumKernels();
-    const info = { backend: tf.getBackend(), threads: threadCount(tf.getBackend()) };
-    if (!opts.quiet) process.stderr.write(`[rarlhf] tfjs backend: ${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'})\n`);
+    const nativeThreads = Number(process.env.RARLHF_NATIVE_THREADS ?? 1);
+    if (!Number.isInteger(nativeThreads) || nativeThreads < 1) throw new Error(`initEngine: RARLHF_NATIVE_THREADS must be a positive integer (got ${process.env.RARLHF_NATIVE_THREADS})`);
+    const native = initNative(nativeThreads);
+    const info: EngineInfo = { backend: tf.getBackend(), threads: threadCount(tf.getBackend()), native };
+    if (!opts.quiet) process.stderr.write(`[rarlhf] ${describeEngine(info)}\n`);
     engineInfo = info;
     return info;
   })();
@@ -117,6 +126,17 @@ export async function initEngine(opts: { backend?: BackendName; quiet?: boolean;
   } finally {
     pending = null;
   }
+}
+
+/** One line for logs, e.g. "backend wasm + native kernels (OpenBLAS 0.3.21, Haswell, 1 thread)". */
+export function describeEngine(info: EngineInfo): string {
+  const plural = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
+  if (info.native.active) {
+    const version = /OpenBLAS\s+([\d.]+)/.exec(info.native.blas ?? '')?.[1] ?? '?';
+    return `backend ${info.backend} + native kernels (OpenBLAS ${version}, ${info.native.core}, ${plural(info.native.threads ?? 1)})`;
+  }
+  const why = info.backend === 'wasm' ? `; native kernels off: ${info.native.reason}` : '';
+  return `backend ${info.backend} (${plural(info.threads)}${why})`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,7 +185,8 @@ function recordingGradients(): boolean {
  * done explicitly so the wasm kernel stays on its fast path in forward and backward.
  */
 export function matmul<T extends tf.Tensor>(a: T, b: tf.Tensor, transposeA = false, transposeB = false): T {
-  if (matmulMode === 'stock') return tf.matMul(a, b, transposeA, transposeB) as T;
+  // Native BLAS is fast for every transpose form, so tf.matMul and its own gradient are used as is.
+  if (matmulMode === 'stock' || nativeActive()) return tf.matMul(a, b, transposeA, transposeB) as T;
   const A = transposeA ? transposeLast2(a) : a;
   const B = transposeB ? transposeLast2(b) : b;
   // customGrad costs ~0.2 ms per call; skip it when no gradient is being recorded (inference).

@@ -1,9 +1,11 @@
 /**
  * AdamW exactly as torch.optim.AdamW (decoupled weight decay; weightDecay 0 gives torch Adam, which
- * trl's PPOTrainer uses), and clip_grad_norm_. tf.train.adam has no decoupled decay and keeps its
- * state keyed by variable name, so the kit uses this small one instead.
+ * trl's PPOTrainer uses), and clip_grad_norm_. tf.train.adam has no decoupled decay, keeps its
+ * state keyed by variable name and runs ~8 kernels per parameter, so the kit uses this one (one
+ * fused kernel per parameter with the native kernels). The kit's only Adam: rl/adam.ts names it.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adamStep, type AdamHyper } from './ops';
 
 export interface AdamWOptions {
   lr: number;
@@ -35,26 +37,31 @@ export class AdamW {
   apply(vars: tf.Variable[], grads: tf.Tensor[]): void {
     if (vars.length !== grads.length) throw new Error(`AdamW.apply: ${vars.length} variables but ${grads.length} gradients`);
     this.step += 1;
-    const bc1 = 1 - this.beta1 ** this.step;
-    const bc2 = 1 - this.beta2 ** this.step;
-    const stepSize = this.lr / bc1;
+    const h: AdamHyper = {
+      lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay,
+      bc1: 1 - this.beta1 ** this.step, bc2: 1 - this.beta2 ** this.step,
+    };
     tf.tidy(() => {
       vars.forEach((p, i) => {
         const g = grads[i];
         if (!g) throw new Error(`AdamW.apply: no gradient for variable "${p.name}" (not used by the loss?)`);
-        if (!this.m.has(p)) {
-          this.m.set(p, tf.variable(tf.zerosLike(p), false));
-          this.v.set(p, tf.variable(tf.zerosLike(p), false));
-        }
-        const m = this.m.get(p)!;
-        const v = this.v.get(p)!;
-        m.assign(m.mul(this.beta1).add(g.mul(1 - this.beta1)));
-        v.assign(v.mul(this.beta2).add(g.square().mul(1 - this.beta2)));
-        const denom = v.sqrt().div(Math.sqrt(bc2)).add(this.eps);
-        const decayed = this.weightDecay ? p.mul(1 - this.lr * this.weightDecay) : p;
-        p.assign(decayed.sub(m.div(denom).mul(stepSize)));
+        const [m, v] = this.moments(p);
+        // one fused kernel per parameter when native kernels are on (ops.ts)
+        const [p2, m2, v2] = adamStep(p, g, m, v, h);
+        p.assign(p2);
+        m.assign(m2);
+        v.assign(v2);
       });
     });
+  }
+
+  /** The moment variables of `p` (zeros before its first update). */
+  moments(p: tf.Variable): [tf.Variable, tf.Variable] {
+    if (!this.m.has(p)) {
+      this.m.set(p, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.v.set(p, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+    }
+    return [this.m.get(p)!, this.v.get(p)!];
   }
 
   dispose(): void {

@@ -6,7 +6,7 @@
  * top-p. Sampling is inverse-CDF on the tensor with one uniform per row from the seeded Rng, so
  * only the B sampled ids are synced to JS per step.
  */
-import { getMatmulMode, tf } from '../engine';
+import { getMatmulMode, logprobRows, nativeActive, sampleRows, tf } from '../engine';
 import { Rng } from '../engine/rng';
 import type { ForwardArgs, GPT2Config, GPT2LMHeadModel, KVCache } from './gpt2';
 
@@ -112,11 +112,7 @@ export function processLogits(logits: tf.Tensor2D, o: LogitsProcessing): tf.Tens
 export function sampleFromLogits(logits: tf.Tensor2D, u: number[] | null): tf.Tensor1D {
   return tf.tidy(() => {
     if (!u) return tf.argMax(logits, 1).toInt() as tf.Tensor1D;
-    const cdf = tf.cumsum(tf.softmax(logits), 1);
-    const V = logits.shape[1];
-    const target = tf.tensor2d(u, [u.length, 1]).mul(cdf.slice([0, V - 1], [-1, 1]));
-    // #{j : cdf_j < target} via step(target - cdf): same result as tf.less, far faster on wasm.
-    return tf.minimum(tf.step(target.sub(cdf)).sum(1), V - 1).toInt() as tf.Tensor1D;
+    return sampleRows(logits, u);
   });
 }
 
@@ -141,8 +137,8 @@ export function generate(model: CausalLM, queries: number[][], opts: GenerateOpt
 
   const generated: number[][] = queries.map(() => []);
   const finished = new Array<boolean>(B).fill(false);
-  // One explicit transpose of the tied lm_head per call (skipped in stock mode, for the benchmark).
-  const headT = getMatmulMode() === 'fast' ? lm.lmHeadT() : undefined;
+  // One explicit transpose of the tied lm_head per call (not needed with native BLAS, skipped in stock mode).
+  const headT = getMatmulMode() === 'fast' && !nativeActive() ? lm.lmHeadT() : undefined;
   let cur: tf.Tensor2D = tf.tensor2d(inputIds, [B, L], 'int32');
   let mask: tf.Tensor2D = tf.tensor2d(attentionMask, [B, L], 'int32');
   let past: KVCache | undefined;
@@ -183,34 +179,11 @@ export function generate(model: CausalLM, queries: number[][], opts: GenerateOpt
   return { responses: generated, sequences: queries.map((q, b) => [...q, ...generated[b]]) };
 }
 
-/**
- * log p(label) per row of 2-D logits, fused: one exp in forward, none in backward (the softmax is
- * saved), where logSoftmax + gather costs three full-vocabulary exps. d/dlogits = onehot - softmax.
- */
-const rowLogprobs = tf.customGrad(((...args: unknown[]) => {
-  const [logits, flatIdx, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-  const [N, V] = logits.shape;
-  const shifted = logits.sub(logits.max(1, true));
-  const e = tf.exp(shifted);
-  const z = e.sum(1, true);
-  const value = tf.gather(shifted.reshape([N * V]), flatIdx).sub(tf.log(z).reshape([N]));
-  save([e.div(z), flatIdx]);
-  return {
-    value,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [probs, idx] = saved;
-      const onehotDy = tf.unsortedSegmentSum(dy, idx as tf.Tensor1D, N * V).reshape([N, V]);
-      return [onehotDy.sub(probs.mul(dy.reshape([N, 1]))), tf.zerosLike(idx)];
-    },
-  };
-}) as Parameters<typeof tf.customGrad>[0]) as unknown as (logits: tf.Tensor2D, flatIdx: tf.Tensor1D) => tf.Tensor1D;
-
 /** log p(labels) under logits: [B, T, V], [B, T] -> [B, T] (trl logprobs_from_logits). Differentiable. */
 export function logprobsFromLogits(logits: tf.Tensor3D, labels: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
-    const flatIdx = tf.range(0, B * T, 1, 'int32').mul(tf.scalar(V, 'int32')).add(labels.reshape([B * T]).toInt()) as tf.Tensor1D;
-    return rowLogprobs(logits.reshape([B * T, V]), flatIdx).reshape([B, T]) as tf.Tensor2D;
+    return logprobRows(logits.reshape([B * T, V]), labels.reshape([B * T])).reshape([B, T]) as tf.Tensor2D;
   });
 }
 

@@ -3,7 +3,7 @@
  * layout, gelu_new, pre-LayerNorm blocks, lm_head tied to wte), plus trl's value head.
  * Read top to bottom like nanoGPT's model.py. Generation lives in generate.ts.
  */
-import { tf, linear, matmul, transposeLast2 } from '../engine';
+import { tf, linear, matmul, transposeLast2, layerNorm, geluNew } from '../engine';
 import { Rng } from '../engine/rng';
 
 export interface GPT2Config {
@@ -99,16 +99,8 @@ export interface ForwardOutput {
 
 const NEG = -1e9; // additive mask value; exp() underflows to exactly 0 in float32
 
-function layerNorm(x: tf.Tensor3D, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor3D {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(g).add(b) as tf.Tensor3D;
-}
-
-/** gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
-export function geluNew<T extends tf.Tensor>(x: T): T {
-  const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-  return x.mul(0.5).mul(tf.tanh(inner).add(1)) as T;
-}
+// layerNorm and gelu_new are engine ops (fused native kernels when present); re-exported here.
+export { geluNew };
 
 function dropout<T extends tf.Tensor>(x: T, rate: number, training: boolean, rng: Rng): T {
   return training && rate > 0 ? (tf.dropout(x, rate, undefined, rng.nextSeed()) as T) : x;

@@ -6,6 +6,7 @@
  * prefix 0..j. `masks` is 1 on response positions in those coordinates (see rollout.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { entropyFromLogits as engineEntropy } from '../engine/ops';
 
 export type KLPenalty = 'kl' | 'abs' | 'mse' | 'full';
 
@@ -29,7 +30,7 @@ export function logprobsFromLogits(logits: tf.Tensor3D, labels: tf.Tensor2D): tf
 
 /** Entropy of the categorical given by logits: logsumexp(l) - sum softmax(l) * l (trl core.py). */
 export function entropyFromLogits(logits: tf.Tensor3D): tf.Tensor2D {
-  return tf.tidy(() => tf.sub(tf.logSumExp(logits, -1), tf.sum(tf.mul(tf.softmax(logits, -1), logits), -1)) as tf.Tensor2D);
+  return engineEntropy(logits) as tf.Tensor2D;
 }
 
 /**
