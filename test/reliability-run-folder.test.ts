@@ -3,7 +3,7 @@
  * (live holder refused with pid and host, stale lock taken over), a fresh run into a non-empty
  * folder refused and --force clearing it, --resume with a changed config refused naming the keys,
  * and errors that arrive before anything slow: --out naming a file, a corrupt config.json,
- * `generate --out <folder>`.
+ * `generate --out <folder>`, `eval --out <file>`.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +16,7 @@ import { LOCK_FILE, acquireRunLock, configDiff } from '../lib/rl/run-folder';
 import { run as train } from '../lib/cli/commands/train';
 import { run as sft } from '../lib/cli/commands/sft';
 import { run as generate } from '../lib/cli/commands/generate';
+import { run as evalCmd } from '../lib/cli/commands/eval';
 import { cliTrainFixture, runNode, tmpDir } from './reliability-fixtures';
 
 let trainArgs: string[] = [];
@@ -115,6 +116,7 @@ test('errors that come before any loading: --out a file, a corrupt config.json, 
   await assert.rejects(train(['--algo', 'rlhf', '--out', file, ...trainArgs, '--set', 'model.policy=/nonexistent']), /--out .*a-file is a file, not a folder/);
   await assert.rejects(train(['--algo', 'rlhf', '--out', path.join(file, 'sub'), ...trainArgs]), /a-file is a file, so .* cannot be created/);
   await assert.rejects(generate(['--task', 'imdb-mini', '--model', 'A=/nonexistent', '--out', dir]), /generate: --out .* is a folder; give a file name/);
+  await assert.rejects(evalCmd(['--generations', '/nonexistent.jsonl', '--task', 'imdb', '--out', file]), /eval: --out .*a-file is a file, not a folder/);
   const corrupt = tmpDir('corrupt');
   fs.cpSync(runDir, corrupt, { recursive: true });
   fs.writeFileSync(path.join(corrupt, 'config.json'), '{"task": "imdb-mini",\n  "seed": }');

@@ -20,6 +20,7 @@ import { resultsJson, writeReport } from '../../eval/report';
 import { aggregateSeeds } from '../../eval/evaluate';
 import { markdownTable } from '../../eval/tables';
 import { perplexityOfModels, readTexts } from '../../eval/perplexity-run';
+import { checkOutputPath } from '../../rl/run-folder';
 
 /** Tail thresholds of the paper per task. */
 export const TASK_TAIL: Record<string, number> = { imdb: -2.5, jigsaw: 5, rtp: 5, toxicity: 5 };
@@ -104,6 +105,7 @@ export async function run(argv: string[]): Promise<void> {
     allowPositionals: false,
   });
   if (a.help) { console.log(HELP); return; }
+  if (a.out) checkOutputPath(a.out, 'folder', 'eval: --out'); // before tables, perplexity and figures are computed
   const gens = a.generations ?? [];
   if (gens.length === 0 && !(a.curves && a.curves.length)) throw new Error(`eval: --generations <file> is required\n\n${HELP}`);
   if (a.format && a.format !== 'csv' && a.format !== 'jsonl') throw new Error(`--format "${a.format}": expected csv or jsonl`);
