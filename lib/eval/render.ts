@@ -60,8 +60,21 @@ export function writeFigureHtml(file: string, fig: Figure, mode: PlotlyMode = 'b
 
 // ---------------------------------------------------------------- PNG via Chromium
 
+/**
+ * Rendering needs no network, and Chromium should try none: --disable-background-networking alone
+ * still let it resolve update.googleapis.com / accounts.google.com (9+ DNS queries). Every host
+ * name now maps to "not found" inside Chromium (127.0.0.1 is left as it is), so no DNS query and
+ * no outside TCP connect happens; pings and domain reliability reports are off too. Left: the
+ * host resolver's IPv6 reachability check, a UDP connect() to 2001:4860:4860::8888 that sends no
+ * packet (the kernel only picks a route); no Chromium flag removes it. No --disable-features here:
+ * Chromium keeps only the last one, which would drop playwright's own list.
+ * test/render-offline.test.ts traces the browser's socket calls and fails on anything else.
+ */
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run', '--disable-sync'];
+  '--disable-component-update', '--no-first-run', '--disable-sync',
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1', '--no-pings', '--disable-domain-reliability',
+  '--dns-prefetch-disable', '--disable-client-side-phishing-detection', '--disable-default-apps', '--disable-extensions',
+  '--no-default-browser-check', '--disable-breakpad', '--metrics-recording-only', '--safebrowsing-disable-auto-update'];
 
 /**
  * Chromium to drive: $RARLHF_CHROMIUM when set (only that one, so it can also switch PNGs off),
