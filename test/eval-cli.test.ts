@@ -137,7 +137,7 @@ test('k > 1 samples per prompt: reward metrics average a prompt\'s samples; CVaR
   assert.throws(() => evaluateTable(readGenerations(f), spec), /k2\.jsonl:2: sample of an earlier prompt/);
 });
 
-test('eval --ppl-model: checkpoint perplexity on filtered, cut human texts (fallback GPT-2 tokenizer) lands in the table', async () => {
+test('eval --ppl-model: checkpoint perplexity on filtered, cut human texts (--ppl-tokenizer GPT-2) lands in the table', async () => {
   const { GPT2LMHeadModel } = await import('../lib/models/gpt2');
   const { saveModelCheckpoint, loadGPT2 } = await import('../lib/models/checkpoint');
   const { GPT2Tokenizer } = await import('../lib/text/gpt2-tokenizer');
@@ -147,7 +147,7 @@ test('eval --ppl-model: checkpoint perplexity on filtered, cut human texts (fall
   const dirs = [0, 1].map((seed) => {
     const d = path.join(tmp, `ckpt${seed}`);
     const m = new GPT2LMHeadModel(cfg, { seed });
-    saveModelCheckpoint(d, m); // no tokenizer saved -> the CLI falls back to data/tokenizers/gpt2
+    saveModelCheckpoint(d, m); // no tokenizer saved -> --ppl-tokenizer names data/tokenizers/gpt2 (no silent fallback)
     m.dispose();
     return d;
   });
@@ -158,7 +158,7 @@ test('eval --ppl-model: checkpoint perplexity on filtered, cut human texts (fall
     { text: 'Thanks for the careful edits on the article.', toxic: 0 },
   ]);
   const j = JSON.parse(cli([...BASE, '--ppl-model', `sft=${dirs.join(',')}`, '--ppl-texts', textsFile, '--ppl-where', 'toxic=0',
-    '--ppl-max-chars', '20', '--ppl-batch-size', '2', '--json']));
+    '--ppl-max-chars', '20', '--ppl-batch-size', '2', '--ppl-tokenizer', dataFile('tokenizers/gpt2'), '--json']));
   // expected: the two toxic=0 texts cut to 20 chars, tokenized, BOS 50256, per seed checkpoint
   const tok = GPT2Tokenizer.fromDir(dataFile('tokenizers/gpt2'));
   const ids = ['This movie was a won', 'Thanks for the caref'].map((s) => tok.encode(s));

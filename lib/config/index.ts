@@ -4,6 +4,8 @@
  * (or "--set") and the key.
  */
 import * as fs from 'node:fs';
+import { duplicateJsonKey, stripBom } from '../data/strict';
+import { decodeUtf8Strict } from '../data/utf8';
 
 export interface FieldSpec {
   type: 'number' | 'integer' | 'string' | 'boolean';
@@ -22,9 +24,14 @@ export class ConfigError extends Error {}
 
 /** Parse JSON text, reporting line and column of a syntax error. */
 export function parseJsonText(text: string, file: string): Json {
+  text = stripBom(text); // editors on Windows write one; JSON.parse would reject it invisibly
   try {
-    return JSON.parse(text) as Json;
+    const v = JSON.parse(text) as Json;
+    const dup = duplicateJsonKey(text);
+    if (dup) throw new ConfigError(`${file}: ${dup}: key appears twice (JSON keeps only the last value, so one of them is silently ignored)`);
+    return v;
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const msg = (e as Error).message;
     const pos = /position (\d+)/.exec(msg);
     if (pos) {
@@ -48,6 +55,25 @@ export function flatten(obj: Record<string, Json>, prefix = ''): Map<string, Jso
     const key = prefix ? `${prefix}.${k}` : k;
     if (isObject(v)) for (const [kk, vv] of flatten(v, key)) out.set(kk, vv);
     else out.set(key, v);
+  }
+  return out;
+}
+
+/**
+ * flatten() that stops at the schema's leaves, so `"batch_size": {}` reaches the type check
+ * instead of vanishing (an empty object flattens to no keys), and a value where the schema has a
+ * section (`"ppo": 5`) names the section.
+ */
+function flattenForSchema(obj: Record<string, Json>, schema: Schema, where: string, prefix = ''): Map<string, Json> {
+  const out = new Map<string, Json>();
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    const section = !(key in schema) && Object.keys(schema).some((s) => s.startsWith(`${key}.`));
+    if (isObject(v) && !(key in schema)) for (const [kk, vv] of flattenForSchema(v, schema, where, key)) out.set(kk, vv);
+    else if (section && !k.startsWith('_')) {
+      const keys = Object.keys(schema).filter((s) => s.startsWith(`${key}.`)).map((s) => s.slice(key.length + 1).split('.')[0]);
+      throw new ConfigError(`${where}: ${key}: expected an object (with keys ${[...new Set(keys)].join(', ')}), got ${v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v} ${JSON.stringify(v)}`);
+    } else out.set(key, v);
   }
   return out;
 }
@@ -79,6 +105,11 @@ export function parseSet(arg: string): { key: string; value: Json } {
 
 function checkField(key: string, v: Json, spec: FieldSpec, where: string): void {
   const bad = (what: string) => new ConfigError(`${where}: field "${key}" ${what}, got ${JSON.stringify(v)}`);
+  if (isObject(v) || Array.isArray(v)) {
+    // An object where a value belongs used to flatten away to nothing, leaving the default in place.
+    const want = spec.type === 'integer' ? 'an integer' : spec.type === 'boolean' ? 'true or false' : `a ${spec.type}`;
+    throw new ConfigError(`${where}: ${key}: expected ${want}${spec.nullable ? ' or null' : ''}, got ${Array.isArray(v) ? 'array' : 'object'} ${JSON.stringify(v)}`);
+  }
   if (v === null) {
     if (!spec.nullable) throw bad('must not be null');
     return;
@@ -112,7 +143,8 @@ export function resolveConfig<T>(o: { schema: Schema; defaults: Record<string, J
   let fromFile = o.fileObject;
   if (!fromFile && o.file) {
     if (!fs.existsSync(o.file)) throw new ConfigError(`${o.file}: config file not found`);
-    const parsed = parseJsonText(fs.readFileSync(o.file, 'utf8'), o.file);
+    if (fs.statSync(o.file).isDirectory()) throw new ConfigError(`${o.file} is a folder; expected a JSON config file`);
+    const parsed = parseJsonText(decodeUtf8Strict(fs.readFileSync(o.file), o.file).text, o.file);
     if (!isObject(parsed)) throw new ConfigError(`${o.file}: the config must be a JSON object`);
     fromFile = parsed;
   }
@@ -126,7 +158,7 @@ export function resolveConfig<T>(o: { schema: Schema; defaults: Record<string, J
     checkField(key, value, spec, where);
     setPath(out, key, value);
   };
-  if (fromFile) for (const [k, v] of flatten(fromFile)) apply(k, v, file);
+  if (fromFile) for (const [k, v] of flattenForSchema(fromFile, o.schema, file)) apply(k, v, file);
   for (const s of o.sets ?? []) {
     const { key, value } = parseSet(s);
     apply(key, value, `--set ${s}`);

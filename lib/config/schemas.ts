@@ -106,7 +106,7 @@ export interface SFTConfig {
   data_dir: string | null;
   model: {
     init: string | null; // checkpoint dir; null = fresh model of `scratch` size
-    tokenizer: string | null; // default: the init checkpoint's, else <data_dir>/tokenizers/gpt2
+    tokenizer: string | null; // default: the init checkpoint's (an init without tokenizer files is an error); no init: <data_dir>/tokenizers/gpt2
     scratch: { n_layer: number; n_embd: number; n_head: number; n_positions: number; dropout: number };
   };
   /** trainSFT's options (the run's top-level seed is used) plus a cap on the number of texts */

@@ -2,6 +2,8 @@
  * Plotly figure specs (plain JSON {data, layout}) for the paper's figures. Rendering to HTML/PNG
  * is in render.ts, so these stay pure and testable.
  */
+import { checkInputFile, stripBom } from '../data/strict';
+import { decodeUtf8Strict } from '../data/utf8';
 import * as fs from 'node:fs';
 import type { EvalResult } from './evaluate';
 import { emaSmooth } from './metrics';
@@ -107,7 +109,8 @@ export type MetricsRecord = Record<string, unknown>;
 /** Read a trainer metrics.jsonl (one JSON object per PPO step); errors name file and line. */
 export function readMetricsJsonl(file: string): MetricsRecord[] {
   const out: MetricsRecord[] = [];
-  fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+  checkInputFile(file, 'metrics.jsonl file');
+  stripBom(decodeUtf8Strict(fs.readFileSync(file), file).text).split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     try { out.push(JSON.parse(line) as MetricsRecord); } catch (e) { throw new Error(`${file}:${i + 1}: invalid JSON (${(e as Error).message})`); }
   });

@@ -9,6 +9,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
+import {
+  checkInputFile, dataLog, duplicateHeaderMessage, duplicateJsonKey, findUnclosedQuote, firstDuplicate, gzipError, isGzipFile, parseDecimal, stripBom,
+} from '../data/strict';
+import { decodeUtf8, describeBadLine, REPLACEMENT_HINT } from '../data/utf8';
 
 export type GenerationsFormat = 'csv' | 'jsonl';
 export type Cell = string | number | boolean | null;
@@ -21,6 +25,13 @@ export interface GenerationsTable {
   rows: Row[];
   /** 1-based line of each row in the file (first line of a multi-line CSV record) */
   lines: number[];
+  /** invalid UTF-8 sequences read as U+FFFD (only with allowReplacement) */
+  replaced?: number;
+}
+
+export interface ReadTableOptions {
+  /** Read invalid UTF-8 as U+FFFD (counted and printed) instead of failing; CLI --allow-replacement. */
+  allowReplacement?: boolean;
 }
 
 export function formatFromPath(file: string): GenerationsFormat {
@@ -29,12 +40,33 @@ export function formatFromPath(file: string): GenerationsFormat {
   return 'csv';
 }
 
-export function readGenerations(file: string, format?: GenerationsFormat): GenerationsTable {
+export function readGenerations(file: string, format?: GenerationsFormat, opts: ReadTableOptions = {}): GenerationsTable {
   const fmt = format ?? formatFromPath(file);
+  checkInputFile(file, 'generations table');
   let buf = fs.readFileSync(file);
-  if (file.endsWith('.gz')) buf = zlib.gunzipSync(buf);
-  const text = buf.toString('utf8');
-  return fmt === 'csv' ? readCsv(file, text) : readJsonl(file, text);
+  if (isGzipFile(file)) {
+    try {
+      buf = zlib.gunzipSync(buf);
+    } catch (e) {
+      throw gzipError(file, e as Error);
+    }
+  }
+  const { text, scanner } = decodeUtf8(buf);
+  const t = fmt === 'csv' ? readCsv(file, stripBom(text)) : readJsonl(file, stripBom(text));
+  if (scanner.replaced > 0) {
+    if (!opts.allowReplacement) {
+      const [line, bad] = scanner.badLines.entries().next().value!;
+      let i = t.lines.length - 1;
+      while (i >= 0 && t.lines[i] > line) i--;
+      const row = i >= 0 ? t.rows[i] : undefined;
+      const col = row ? Object.keys(row).find((c) => String(row[c]).includes('\uFFFD')) : undefined;
+      const where = i < 0 && t.format === 'csv' ? 'the header' : col ? `column '${col}'` : 'a value';
+      throw new Error(`${file}:${line}: ${where} has ${describeBadLine(bad)}; ${REPLACEMENT_HINT}`);
+    }
+    t.replaced = scanner.replaced;
+    dataLog(`${file}: read ${scanner.replaced} invalid UTF-8 sequence(s) on ${scanner.badLines.size} line(s) as U+FFFD (--allow-replacement)`);
+  }
+  return t;
 }
 
 function readCsv(file: string, text: string): GenerationsTable {
@@ -42,10 +74,25 @@ function readCsv(file: string, text: string): GenerationsTable {
   try {
     records = parseCsv(text, { info: true, relax_column_count: false, bom: true, skip_empty_lines: true }) as never;
   } catch (e) {
-    throw new Error(`${file}: CSV parse error: ${(e as Error).message}`);
+    const err = e as Error & { code?: string; lines?: number };
+    if (err.code === 'CSV_QUOTE_NOT_CLOSED') {
+      const at = findUnclosedQuote(text);
+      // csv-parse names the last line; the quote opens earlier.
+      if (at) {
+        let name = `field ${at.fieldIndex + 1}`;
+        try {
+          const header = (parseCsv(text.slice(0, text.indexOf('\n')), { relax_quotes: true }) as string[][])[0];
+          if (at.line > 1 && header?.[at.fieldIndex] !== undefined) name = `column '${header[at.fieldIndex]}'`;
+        } catch { /* keep the field number */ }
+        throw new Error(`${file}:${at.line}: ${name}: unclosed quote: the quote that opens it on this line is never closed (the rest of the file was read into it)`);
+      }
+    }
+    throw new Error(`${file}${err.lines ? `:${err.lines}` : ''}: CSV parse error: ${err.message}`);
   }
   if (records.length === 0) throw new Error(`${file}: empty CSV (no header row)`);
   const columns = records[0].record;
+  const dup = firstDuplicate(columns);
+  if (dup) throw new Error(`${file}:1: column '${dup[0]}': ${duplicateHeaderMessage(dup)}`);
   const rows: Row[] = [];
   const lines: number[] = [];
   // info.lines is the line where the record ENDS; count newlines inside the record for its start.
@@ -72,6 +119,8 @@ function readJsonl(file: string, text: string): GenerationsTable {
       throw new Error(`${file}:${i + 1}: invalid JSON (${(e as Error).message})`);
     }
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`${file}:${i + 1}: expected a JSON object per line`);
+    const dup = duplicateJsonKey(line);
+    if (dup) throw new Error(`${file}:${i + 1}: field '${dup}' appears twice in this object (JSON.parse would keep only the last)`);
     for (const k of Object.keys(obj)) columns.add(k);
     rows.push(obj as Row);
     lines.push(i + 1);
@@ -97,8 +146,9 @@ export function numberColumn(t: GenerationsTable, col: string): number[] {
   requireColumns(t, [col]);
   return t.rows.map((r, i) => {
     const v = r[col];
-    const x = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-    if (!Number.isFinite(x)) throw new Error(`${t.file}:${t.lines[i]}: column '${col}' has ${JSON.stringify(v)}, expected a finite number`);
+    // Decimal text only: Number() would read "0x10" as 16.
+    const x = typeof v === 'number' ? v : typeof v === 'string' ? parseDecimal(v) : NaN;
+    if (!Number.isFinite(x)) throw new Error(`${t.file}:${t.lines[i]}: column '${col}' has ${JSON.stringify(v)}, expected a finite number in decimal notation`);
     return x;
   });
 }

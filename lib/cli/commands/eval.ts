@@ -21,6 +21,7 @@ import { aggregateSeeds } from '../../eval/evaluate';
 import { markdownTable } from '../../eval/tables';
 import { perplexityOfModels, readTexts } from '../../eval/perplexity-run';
 import { checkOutputPath } from '../../rl/run-folder';
+import { numberFlag, positiveInt, type NumberRule } from '../flags';
 
 /** Tail thresholds of the paper per task. */
 export const TASK_TAIL: Record<string, number> = { imdb: -2.5, jigsaw: 5, rtp: 5, toxicity: 5 };
@@ -44,7 +45,9 @@ export const HELP = `usage: rarlhf eval --generations <file> [--generations <fil
   --ppl-where col=value       keep matching rows (repeatable), e.g. toxic=0 (Jigsaw), label=1 (IMDB)
   --ppl-max-chars <n>         first n characters per text (paper: 500 Jigsaw, 1000 IMDB/RTP)
   --ppl-batch-size <n>        texts per forward pass (default 8); --ppl-limit <n> first n texts
-  --data-dir <dir>            data dir for the fallback GPT-2 tokenizer (default ../shared/data)
+  --ppl-tokenizer <dir>       tokenizer for --ppl-model checkpoints that have no tokenizer files (else an error),
+                              e.g. ../shared/data/tokenizers/gpt2
+  --allow-replacement         read invalid UTF-8 in the tables as U+FFFD (counted and printed) instead of failing
   --curves [NAME=]metrics.jsonl  plot training curves (repeatable); --smoothing <w> (default 0.97)
   --out <dir>                 write results.json/.md/.html and figures (HTML + PNG)
   --no-png                    skip PNG rendering
@@ -58,11 +61,7 @@ function parseModel(s: string): ModelSpec {
   return { name: m[1], responseCol: m[2] ?? `${m[1]}_response`, rewardCol: m[3] ?? `${m[1]}_reward` };
 }
 
-function parseNumber(flag: string, s: string): number {
-  const x = Number(s);
-  if (s.trim() === '' || !Number.isFinite(x)) throw new Error(`${flag} "${s}": expected a number`);
-  return x;
-}
+const parseNumber = (flag: string, s: string, rule: NumberRule = {}): number => numberFlag(flag, s, rule);
 
 function parseKeyValues(flag: string, items: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -99,8 +98,9 @@ export async function run(argv: string[]): Promise<void> {
       out: { type: 'string' }, 'no-png': { type: 'boolean', default: false }, plotly: { type: 'string', default: 'beside' },
       'ppl-model': { type: 'string', multiple: true }, 'ppl-texts': { type: 'string' }, 'ppl-text-col': { type: 'string', default: 'text' },
       'ppl-where': { type: 'string', multiple: true }, 'ppl-max-chars': { type: 'string' }, 'ppl-batch-size': { type: 'string', default: '8' },
-      'ppl-limit': { type: 'string' }, zoom: { type: 'string' }, 'data-dir': { type: 'string' },
+      'ppl-limit': { type: 'string' }, zoom: { type: 'string' },
       title: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+      'allow-replacement': { type: 'boolean', default: false }, 'ppl-tokenizer': { type: 'string' },
     },
     allowPositionals: false,
   });
@@ -123,21 +123,23 @@ export async function run(argv: string[]): Promise<void> {
   const spec: EvalSpec = {
     promptCol: a['prompt-col']!, promptScoreCol: a['prompt-score-col']!, classCol: a['class-col'], sampleCol: a['sample-col'],
     promptIdCol: a['prompt-id-col'], models: (a.model ?? []).map(parseModel), tail: tail ?? NaN,
-    cvarAlpha: parseNumber('--cvar-alpha', a['cvar-alpha']!), bins: parseNumber('--bins', a.bins!),
+    cvarAlpha: parseNumber('--cvar-alpha', a['cvar-alpha']!, { gt: 0, max: 1, what: 'CVaR level' }),
+    bins: parseNumber('--bins', a.bins!, { integer: true, min: 1, max: 100_000, what: 'histogram bins' }),
     distinctDenominator: a['distinct-denominator'] as 'ngrams' | 'words',
   };
   const perplexity = Object.fromEntries(Object.entries(parseKeyValues('--perplexity', a.perplexity)).map(([k, v]) => [
-    k, v.split(',').map((x) => parseNumber(`--perplexity ${k}`, x)),
+    k, v.split(',').map((x) => parseNumber(`--perplexity ${k}`, x, { gt: 0, what: 'perplexity per seed' })),
   ]));
   const pplModels = Object.fromEntries(Object.entries(parseKeyValues('--ppl-model', a['ppl-model'])).map(([k, v]) => [k, v.split(',')]));
   let corpusPerplexity: Record<string, number[]> | undefined;
   if (Object.keys(pplModels).length > 0) {
     if (!a['ppl-texts']) throw new Error('--ppl-model needs --ppl-texts <file>');
     const texts = readTexts({ file: a['ppl-texts'], textCol: a['ppl-text-col'], where: parseKeyValues('--ppl-where', a['ppl-where']),
-      limit: a['ppl-limit'] ? parseNumber('--ppl-limit', a['ppl-limit']) : undefined });
+      limit: a['ppl-limit'] !== undefined ? parseNumber('--ppl-limit', a['ppl-limit'], positiveInt('number of texts')) : undefined,
+      allowReplacement: a['allow-replacement'] });
     const ppl = await perplexityOfModels(pplModels, texts, {
-      maxChars: a['ppl-max-chars'] ? parseNumber('--ppl-max-chars', a['ppl-max-chars']) : undefined,
-      batchSize: parseNumber('--ppl-batch-size', a['ppl-batch-size']!), dataDir: a['data-dir'],
+      maxChars: a['ppl-max-chars'] !== undefined ? parseNumber('--ppl-max-chars', a['ppl-max-chars'], positiveInt('characters per text')) : undefined,
+      batchSize: parseNumber('--ppl-batch-size', a['ppl-batch-size']!, positiveInt('texts per forward pass')), tokenizerDir: a['ppl-tokenizer'],
     });
     for (const [k, v] of Object.entries(ppl.perplexity)) {
       if (perplexity[k]) throw new Error(`perplexity of ${k} given twice (--perplexity and --ppl-model)`);
@@ -162,12 +164,12 @@ export async function run(argv: string[]): Promise<void> {
     zoom = { x: [z[0], z[1]], y: [z[2], z[3]] };
   }
 
-  const results = gens.map((f) => evaluateTable(readGenerations(f, a.format as GenerationsFormat | undefined), spec));
+  const results = gens.map((f) => evaluateTable(readGenerations(f, a.format as GenerationsFormat | undefined, { allowReplacement: a['allow-replacement'] }), spec));
   try {
     if (a.out) {
       const rep = await writeReport(results, {
         outDir: a.out, title: a.title, plotly: a.plotly as PlotlyMode, png: !a['no-png'], classNames, zoom, perplexity, curves,
-        smoothing: parseNumber('--smoothing', a.smoothing!),
+        smoothing: parseNumber('--smoothing', a.smoothing!, { min: 0, lt: 1, what: 'EMA factor' }),
       });
       if (a.json) console.log(JSON.stringify({ ...resultsJson(results, rep.table), perplexity, corpusPerplexity, files: rep.files, pngSkipped: rep.pngSkipped }));
       else {
