@@ -12,6 +12,7 @@ import { HUB_SOURCE, type HubDatasetOptions } from './hub-datasets';
 import { makePrompts, type Prompt, type PromptTokenizer } from './prompts';
 import { resolveDataDir } from './paths';
 import type { LoadReport, ReadOptions } from './readers';
+import { dataLog } from './strict';
 import { loadRtp, rtpSplit } from './rtp';
 import { build7030, buildBalanced, hashHalves, seededSample, type ClassMix } from './split';
 import { getTaskSpec, TASKS, type TaskName, type TaskSpec } from './task-specs';
@@ -123,6 +124,7 @@ function applyHeldOutRule(spec: TaskSpec, parts: Parts): void {
   }
   const before = parts.test.length;
   parts.test = hashHalves(parts.test, (r) => r.text).b;
+  dataLog(`${spec.name}: evalRows reward-heldout dropped ${before - parts.test.length} of ${before} test prompts (kit reward-train side of the held-out rule)`);
   const nToxic = parts.test.filter((r) => r.label === 1).length;
   if (parts.mix.test) parts.mix.test = { ...parts.mix.test, nToxic, nNonToxic: parts.test.length - nToxic };
   parts.notes.push(`evalRows reward-heldout: ${parts.test.length} of ${before} test rows are on the reward-eval side of the held-out rule (${nToxic} toxic); the other ${before - parts.test.length} may be kit reward-train texts and were dropped.`);
@@ -137,7 +139,12 @@ interface Parts {
   notes: string[];
 }
 
-const cap = <T>(rows: T[], n: number | null, seed: number): T[] => (n !== null && rows.length > n ? seededSample(rows, n, seed) : rows);
+/** A seeded sample of n rows (the task's size); printed, so the rows left out are counted. */
+function cap<T>(rows: T[], n: number | null, seed: number, what = 'rows'): T[] {
+  if (n === null || rows.length <= n) return rows;
+  dataLog(`${what}: kept a seeded sample of ${n} of ${rows.length} (the task's size)`);
+  return seededSample(rows, n, seed);
+}
 
 async function imdbParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts> {
   const ro = { dataDir: opts.dataDir, skipBadRows: opts.skipBadRows, hub: opts.hub };
@@ -147,11 +154,12 @@ async function imdbParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts> 
   const testSet = await loadImdb('test', { ...ro, source: opts.sources?.test });
   const asRow = (r: { text: string; label: 0 | 1 }): Row => ({ text: r.text, label: r.label, datasetReward: null });
   const test = spec.testSize === null ? testSet.rows : imdbTestSample(testSet.rows, Math.min(spec.testSize, testSet.rows.length), spec.dataSeed);
+  if (test.length < testSet.rows.length) dataLog(`${spec.name} test prompts: kept a seeded sample of ${test.length} of ${testSet.rows.length} (the task's size)`);
   const sft = sftSet.rows.filter((r) => r.label === spec.sftClass).map((r) => r.text);
   return {
-    train: cap(trainSet.rows, spec.trainSize, spec.dataSeed).map(asRow),
+    train: cap(trainSet.rows, spec.trainSize, spec.dataSeed, `${spec.name} train prompts`).map(asRow),
     test: test.map(asRow),
-    sftTexts: cap(sft, spec.sftMaxTexts, spec.dataSeed),
+    sftTexts: cap(sft, spec.sftMaxTexts, spec.dataSeed, `${spec.name} SFT texts`),
     reports: [trainSet.report, testSet.report],
     mix: {},
     notes: [],
@@ -181,7 +189,7 @@ async function jigsawParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts
     return {
       train: trainMix.rows.map(asRow),
       test: testMix.rows.map(asRow),
-      sftTexts: cap(trainHalf.nonToxic.map((r) => r.text), spec.sftMaxTexts, seed),
+      sftTexts: cap(trainHalf.nonToxic.map((r) => r.text), spec.sftMaxTexts, seed, `${spec.name} SFT texts`),
       reports,
       mix: { train: stats(trainMix), test: stats(testMix) },
       notes,
@@ -203,8 +211,10 @@ async function jigsawParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts
     const prefixes = await loadJigsaw('critical-toxic-prefixes', { ...ro, minChars: -1 });
     const olid = await loadOlid('train', { ...ro, minChars: 64 });
     reports.push(wiki.report, prefixes.report, olid.report);
+    const wikiKept = wiki.rows.filter((r) => !testTexts.has(r.text));
+    dataLog(`${spec.name}: dropped ${wiki.rows.length - wikiKept.length} of ${wiki.rows.length} wiki-toxic-test comments that are also in the test set`);
     const pool: Row[] = [
-      ...wiki.rows.filter((r) => !testTexts.has(r.text)).map(asRow),
+      ...wikiKept.map(asRow),
       ...prefixes.rows.map(asRow),
       ...olid.rows.map((r) => ({ text: r.text, label: r.toxic, datasetReward: null })),
     ];
@@ -212,9 +222,9 @@ async function jigsawParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts
     notes.push(`Stand-in train pool: ${pool.length} rows; 70/30 mix ${trainMix.nToxic} toxic + ${trainMix.nNonToxic} non-toxic (asked ${trainMix.requestedNonToxic}).`);
   }
   return {
-    train: cap(trainMix.rows, spec.trainSize, seed),
+    train: cap(trainMix.rows, spec.trainSize, seed, `${spec.name} train prompts`),
     test,
-    sftTexts: cap(trainMix.rows.filter((r) => r.label === 0).map((r) => r.text), spec.sftMaxTexts, seed),
+    sftTexts: cap(trainMix.rows.filter((r) => r.label === 0).map((r) => r.text), spec.sftMaxTexts, seed, `${spec.name} SFT texts`),
     reports,
     mix: { train: stats(trainMix) },
     notes,
@@ -227,9 +237,9 @@ async function rtpParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts> {
   const asRow = (r: { text: string; label: 0 | 1 }): Row => ({ text: r.text, label: r.label, datasetReward: null });
   const s = split.sizes;
   return {
-    train: cap(split.train.rows, spec.trainSize, spec.dataSeed).map(asRow),
+    train: cap(split.train.rows, spec.trainSize, spec.dataSeed, `${spec.name} train prompts`).map(asRow),
     test: split.test.rows.map(asRow),
-    sftTexts: cap(split.train.rows.filter((r) => r.label === spec.sftClass).map((r) => r.text), spec.sftMaxTexts, spec.dataSeed),
+    sftTexts: cap(split.train.rows.filter((r) => r.label === spec.sftClass).map((r) => r.text), spec.sftMaxTexts, spec.dataSeed, `${spec.name} SFT texts`),
     reports: [set.report],
     mix: { train: stats(split.train), test: stats(split.test) },
     notes: [

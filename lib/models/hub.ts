@@ -58,6 +58,31 @@ export function repoFolderName(repoId: string, repoType: 'model' | 'dataset' = '
   return [`${repoType}s`, ...repoId.split('/')].join('--');
 }
 
+/**
+ * Local folder or Hub id? The rule (README "Models: local folders and Hub ids"):
+ *  1. a string naming an existing path is that path, never a Hub id;
+ *  2. otherwise it is a Hub id only if it has the Hub's shape ("name" or "org/name", letters,
+ *     digits, "_.-", not starting with ".") AND "org" is not an existing local folder; anything else
+ *     (./x, /x, a/b/c, runs/typo where runs/ exists) is a mistyped local path: error, no lookup;
+ *  3. a Hub id is downloaded only when asked for and not offline (HF_HUB_OFFLINE reads the cache only).
+ */
+export type ModelRef = { kind: 'local'; path: string } | { kind: 'hub'; id: string } | { kind: 'missing'; message: string };
+
+export function classifyModelRef(ref: string, cwd: string = process.cwd()): ModelRef {
+  if (fs.existsSync(path.resolve(cwd, ref))) return { kind: 'local', path: ref };
+  const miss = (why: string): ModelRef => ({ kind: 'missing', message: `no such folder ${ref}; not looking it up on the Hub because ${why}` });
+  if (/^[.~/\\]/.test(ref) || ref.includes('\\')) return miss('it is written as a path (a Hub id is "name" or "org/name")');
+  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(ref)) return miss('it is not a Hub id ("name" or "org/name")');
+  const org = ref.includes('/') ? ref.slice(0, ref.indexOf('/')) : null;
+  if (org !== null && fs.existsSync(path.resolve(cwd, org))) return miss(`./${org} is a local folder, so "${ref}" names a path inside it (check the spelling)`);
+  return { kind: 'hub', id: ref };
+}
+
+/** True when HF_HUB_OFFLINE is set: Hub ids resolve from the local cache only, with no request. */
+export function hubOffline(env: NodeJS.ProcessEnv = process.env): boolean {
+  return truthy(env.HF_HUB_OFFLINE);
+}
+
 class FileNotOnHubError extends Error {}
 
 /** Thrown for HTTP answers that mean "retrying from cache would hide a real problem". */

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { hubDownload } from '../models/hub';
+import { classifyModelRef, hubDownload } from '../models/hub';
 import { KNOWN_HEADS, OnnxRewardModel, type OnnxHead } from './onnx';
 import { KIT_FORMAT, KitRewardModel } from './trained';
 import type { RewardModel } from './types';
@@ -29,6 +29,9 @@ export async function loadRewardModel(spec: RewardSpec): Promise<RewardModel> {
   let dir = s.path;
   let hubId: string | undefined;
   if (!isDir(dir)) {
+    if (fs.existsSync(dir)) throw new Error(`loadRewardModel: ${dir} is a file; expected a reward model folder or a Hugging Face id (org/name)`);
+    const ref = classifyModelRef(dir);
+    if (ref.kind === 'missing') throw new Error(`loadRewardModel: "${dir}" is neither a folder nor a Hugging Face id: ${ref.message}`);
     if (!/^[\w.-]+\/[\w.-]+$/.test(dir)) throw new Error(`loadRewardModel: "${dir}" is neither a folder nor a Hugging Face id (org/name)`);
     hubId = dir;
     dir = await resolveHubModel(dir, s.revision);

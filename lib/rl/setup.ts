@@ -3,11 +3,12 @@
  * folders, the tokenizer, the reward model, and prompts/texts from the task. Thin glue over
  * lib/models, lib/rewards and lib/data so the CLI commands stay small.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../engine';
 import { loadCheckpoint, loadGPT2 } from '../models/checkpoint';
-import { hubDownload } from '../models/hub';
+import { classifyModelRef, hubDownload } from '../models/hub';
+import { missingTokenizerMessage } from '../models/load-checks';
+import { dataLog } from '../data/strict';
 import { GPT2LMHeadModel, GPT2WithValueHead, gpt2Config } from '../models/gpt2';
 import { resolveDataDir } from '../data/paths';
 import { loadTask } from '../data/tasks';
@@ -22,34 +23,42 @@ export function defaultTokenizer(dataDir: string | null): GPT2Tokenizer {
 
 /**
  * The folder of a checkpoint given as a folder, or as a Hugging Face id ("gpt2", "lvwerra/gpt2-imdb") fetched into / read from
- * the local HF cache by lib/models/hub.ts (needs the network the first time).
+ * the local HF cache by lib/models/hub.ts (needs the network the first time). A missing path that
+ * is not shaped like a Hub id (classifyModelRef) is an error without any network request.
  */
 async function checkpointDir(dir: string, field: string): Promise<string> {
   if (!dir) throw new Error(`config field "${field}" is empty: give a checkpoint folder (e.g. the SFT run's checkpoints/final)`);
-  if (fs.existsSync(dir)) return dir;
-  if (/^[\w.-]+(\/[\w.-]+)?$/.test(dir) && !dir.startsWith('.')) {
-    try {
-      return (await hubDownload(dir, { progress: false })).snapshotDir;
-    } catch (e) {
-      throw new Error(`config field "${field}": "${dir}" is not a folder and not available as a Hugging Face model (${(e as Error).message})`);
-    }
+  const ref = classifyModelRef(dir);
+  if (ref.kind === 'local') return dir;
+  if (ref.kind === 'missing') throw new Error(`config field "${field}": ${ref.message}`);
+  try {
+    return (await hubDownload(dir, { progress: false })).snapshotDir;
+  } catch (e) {
+    throw new Error(`config field "${field}": "${dir}" is not a local folder and not available as a Hugging Face model (${(e as Error).message})`);
   }
-  throw new Error(`config field "${field}": checkpoint folder ${dir} does not exist`);
+}
+
+/** The checkpoint's own tokenizer; none is an error (another tokenizer's ids would mean other words). */
+function ownTokenizer(tokenizer: GPT2Tokenizer | undefined, dir: string, field: string, hint: string): GPT2Tokenizer {
+  if (tokenizer) return tokenizer;
+  throw new Error(`config field "${field}": ${missingTokenizerMessage(dir)}; ${hint}`);
 }
 
 /** A GPT2LMHeadModel with the LM weights of checkpoint `dir` (a value head in it is ignored). */
-export async function loadLM(dir: string, field: string): Promise<{ lm: GPT2LMHeadModel; tokenizer?: GPT2Tokenizer }> {
-  const { model, tokenizer } = loadGPT2(await checkpointDir(dir, field));
-  return { lm: model, tokenizer };
+export async function loadLM(dir: string, field: string): Promise<{ lm: GPT2LMHeadModel; tokenizer?: GPT2Tokenizer; dir: string }> {
+  const resolved = await checkpointDir(dir, field);
+  const { model, tokenizer } = loadGPT2(resolved);
+  return { lm: model, tokenizer, dir: resolved };
 }
 
 /** Policy with value head: v_head from the checkpoint when it has one, else freshly initialised (trl). */
-export async function loadPolicy(dir: string, field: string, valueHeadSeed: number): Promise<{ policy: GPT2WithValueHead; tokenizer?: GPT2Tokenizer }> {
-  const ck = loadCheckpoint(await checkpointDir(dir, field));
+export async function loadPolicy(dir: string, field: string, valueHeadSeed: number): Promise<{ policy: GPT2WithValueHead; tokenizer?: GPT2Tokenizer; dir: string }> {
+  const resolved = await checkpointDir(dir, field);
+  const ck = loadCheckpoint(resolved);
   const policy = new GPT2WithValueHead(new GPT2LMHeadModel(ck.config, { init: false }), { seed: valueHeadSeed });
   policy.loadWeights(ck.weights, { strict: ck.hasValueHead, source: dir });
   for (const t of ck.weights.values()) t.dispose();
-  return { policy, tokenizer: ck.tokenizer };
+  return { policy, tokenizer: ck.tokenizer, dir: resolved };
 }
 
 export interface PPOSetup {
@@ -65,14 +74,19 @@ export async function setupPPO(cfg: TrainConfig): Promise<PPOSetup> {
   const p = await loadPolicy(cfg.model.policy, 'model.policy', cfg.model.value_head_seed);
   const policy = p.policy;
   const ref = (await loadLM(cfg.model.ref ?? cfg.model.policy, cfg.model.ref ? 'model.ref' : 'model.policy')).lm;
-  const tokenizer = p.tokenizer ?? defaultTokenizer(cfg.data_dir);
+  const tokenizer = ownTokenizer(p.tokenizer, p.dir, 'model.policy', 'a policy checkpoint must carry the tokenizer it was trained with (rarlhf sft / train write it)');
   if (tokenizer.vocabSize > policy.config.vocab_size) {
     throw new Error(`tokenizer has ${tokenizer.vocabSize} tokens but the policy's vocab_size is ${policy.config.vocab_size}`);
   }
   const rewardModel = await loadRewardModel(cfg.reward.model);
   const task = await loadTask(cfg.task, { dataDir: cfg.data_dir ?? undefined, tokenizer });
   let trainPrompts = task.train.map((t) => t.queryIds).filter((q) => q.length > 0);
-  if (cfg.train.max_prompts !== null && trainPrompts.length > cfg.train.max_prompts) trainPrompts = trainPrompts.slice(0, cfg.train.max_prompts);
+  const empty = task.train.length - trainPrompts.length;
+  if (empty > 0) dataLog(`${cfg.task}: dropped ${empty} of ${task.train.length} train prompts that tokenize to no tokens (empty prompts)`);
+  if (cfg.train.max_prompts !== null && trainPrompts.length > cfg.train.max_prompts) {
+    dataLog(`${cfg.task}: train.max_prompts ${cfg.train.max_prompts} keeps the first ${cfg.train.max_prompts} of ${trainPrompts.length} train prompts`);
+    trainPrompts = trainPrompts.slice(0, cfg.train.max_prompts);
+  }
   return { policy, ref, tokenizer, rewardModel, trainPrompts, notes: task.notes };
 }
 
@@ -89,7 +103,7 @@ export async function setupSFT(cfg: SFTConfig): Promise<SFTSetup> {
   if (cfg.model.init) {
     const l = await loadLM(cfg.model.init, 'model.init');
     model = l.lm;
-    tokenizer = tokenizer ?? l.tokenizer;
+    tokenizer = tokenizer ?? ownTokenizer(l.tokenizer, l.dir, 'model.init', 'add its tokenizer files, or name the tokenizer folder in model.tokenizer');
   }
   tokenizer = tokenizer ?? defaultTokenizer(cfg.data_dir);
   if (!cfg.model.init) {
@@ -102,6 +116,9 @@ export async function setupSFT(cfg: SFTConfig): Promise<SFTSetup> {
   }
   const task = await loadTask(cfg.task, { dataDir: cfg.data_dir ?? undefined, tokenizer });
   let texts = task.sftTexts;
-  if (cfg.sft.max_texts !== null && texts.length > cfg.sft.max_texts) texts = new Rng(cfg.seed).shuffle(texts).slice(0, cfg.sft.max_texts);
+  if (cfg.sft.max_texts !== null && texts.length > cfg.sft.max_texts) {
+    dataLog(`${cfg.task}: sft.max_texts ${cfg.sft.max_texts} keeps a seeded sample of ${cfg.sft.max_texts} of ${texts.length} SFT texts`);
+    texts = new Rng(cfg.seed).shuffle(texts).slice(0, cfg.sft.max_texts);
+  }
   return { model: model!, tokenizer, texts, notes: task.notes };
 }
