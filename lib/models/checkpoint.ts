@@ -18,6 +18,7 @@ import { tf } from '../engine';
 import { GPT2Config, GPT2LMHeadModel, GPT2WithValueHead, gpt2ParameterShapes } from './gpt2';
 import { HostTensor, SafeDtype, hostToTf, readSafetensors, tfToHost, writeSafetensors } from './safetensors';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
+import { checkCheckpointDir, checkFiniteWeights } from './load-checks';
 
 export interface CheckpointData {
   config: GPT2Config;
@@ -254,13 +255,18 @@ function weightFiles(dir: string): Map<string, string | null> {
 
 /** Load a checkpoint written by saveCheckpoint or by HF save_pretrained (safetensors). */
 export function loadCheckpoint(dir: string): LoadedCheckpoint {
+  checkCheckpointDir(dir);
   const configFile = path.join(dir, 'config.json');
   if (!fs.existsSync(configFile)) throw new Error(`${configFile} is missing (is ${dir} a checkpoint directory?)`);
   const config = parseHfConfig(readJsonFile(configFile), configFile);
   const raw = new Map<string, HostTensor>();
   const files = [...weightFiles(dir).keys()];
   const fileLabel = files.length === 1 ? files[0] : `${path.join(dir, 'model.safetensors.index.json')} shards`;
-  for (const f of files) for (const [n, t] of readSafetensors(f).tensors) raw.set(n, t);
+  for (const f of files) {
+    const tensors = readSafetensors(f).tensors;
+    checkFiniteWeights(tensors, f); // NaN weights would load and generate garbage with exit 0
+    for (const [n, t] of tensors) raw.set(n, t);
+  }
   const sameValues = (a: HostTensor, b: HostTensor) => a.shape.join() === b.shape.join() && a.values.every((x, i) => x === b.values[i]);
   const host = normaliseNames(raw, fileLabel, sameValues);
   const hasValueHead = validateWeights(new Map([...host].map(([n, t]) => [n, t.shape])), config, fileLabel);

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { runDemo } from '../../demo/pipeline';
+import { parseDecimal } from '../../data/strict';
 
 const HELP = `usage: rarlhf demo [--out runs/demo] [--quick] [--seed N] [--no-png]
 
@@ -30,7 +31,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
-  const seed = Number(values.seed);
+  const seed = parseDecimal(values.seed!); // not Number(): "" would be seed 0, "0x1" seed 1
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`demo: --seed must be a non-negative integer, got "${values.seed}"`);
   if (values.fresh) (await import('node:fs')).rmSync(values.out!, { recursive: true, force: true });
   const r = await runDemo({ out: values.out!, quick: values.quick, seed, png: !values['no-png'] });

@@ -16,6 +16,8 @@ import { writeGenerations } from '../../eval/generations';
 import { loadLM } from '../../pipeline/adapters';
 import { generationRows, type GenerationModel } from '../../pipeline/generations';
 import { Progress } from '../../pipeline/run-dir';
+import { readDefaults } from '../../data/readers';
+import { parseDecimal } from '../../data/strict';
 import { checkOutputPath } from '../../rl/run-folder';
 
 const USAGE = `usage: rarlhf generate --task <task> --model NAME=<checkpoint dir> [--model NAME2=<dir> ...] --out <file.jsonl|.csv>
@@ -23,13 +25,14 @@ const USAGE = `usage: rarlhf generate --task <task> --model NAME=<checkpoint dir
   --task       ${'imdb-gen | jigsaw-gen | rtp-gen | imdb-mini | jigsaw-mini'} (test prompts, prompt length, generation length)
   --model      NAME=<dir>: an HF-layout checkpoint with tokenizer files (rarlhf sft/train output); repeatable
   --reward     kit reward folder | ONNX classifier folder | HF id in the local hub cache (default: the task's classifier id)
+  --allow-replacement  read invalid UTF-8 in the task's data as U+FFFD (counted and printed) instead of failing
   --samples    samples per prompt (default 1, as the paper); k > 1 adds a "sample" column
   --n-prompts  first N test prompts (default: all of the task's test set; with a kit toxicity reward model,
                only the test rows on the evaluation side of its held-out rule)`;
 
 function posInt(name: string, v: string | undefined, dflt?: number): number | undefined {
   if (v === undefined) return dflt;
-  const n = Number(v);
+  const n = parseDecimal(v); // not Number(): "0x10" is not 16 here
   if (!Number.isInteger(n) || n < 1) throw new Error(`generate: --${name} must be a positive integer, got ${JSON.stringify(v)}`);
   return n;
 }
@@ -58,6 +61,7 @@ export async function run(argv: string[]): Promise<void> {
       'batch-size': { type: 'string' },
       out: { type: 'string' },
       quiet: { type: 'boolean', default: false },
+      'allow-replacement': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -70,10 +74,11 @@ export async function run(argv: string[]): Promise<void> {
   if (!values.out) throw new Error(`generate: --out <file.jsonl|.csv> is required\n${USAGE}`);
   if (!values.model?.length) throw new Error(`generate: at least one --model NAME=<dir> is required\n${USAGE}`);
   checkOutputPath(values.out, 'file', 'generate: --out'); // before loading and generating, not after
+  readDefaults.allowReplacement = values['allow-replacement']!; // dataset loaders: invalid UTF-8 as U+FFFD, counted
   const spec = getTaskSpec(values.task);
   const samples = posInt('samples', values.samples, 1)!;
   const nPrompts = posInt('n-prompts', values['n-prompts']);
-  const seed = values.seed === undefined ? spec.seed : Number(values.seed);
+  const seed = values.seed === undefined ? spec.seed : parseDecimal(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`generate: --seed must be a non-negative integer, got ${JSON.stringify(values.seed)}`);
   const maxNew = posInt('max-new-tokens', values['max-new-tokens'], spec.maxNewTokens)!;
   const progress = new Progress(values.quiet);

@@ -5,6 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { runRepro } from '../../repro/pipeline';
+import { readDefaults } from '../../data/readers';
+import { parseDecimal } from '../../data/strict';
 
 const HELP = `usage: rarlhf repro --task imdb-mini|jigsaw-mini [--seeds 3 | --seed-list 0,1,2] [--out runs/repro-<task>]
                     [--data-dir <dir>] [--cache-dir <dir>] [--pretrain-texts N|all] [--train-prompts N] [--quick] [--no-png]
@@ -14,7 +16,8 @@ trains RLHF and RA-RLHF with the same budget. One imdb-mini seed takes well unde
 once pretraining is cached. --pretrain-texts: cap on the texts of the GPT2-stand-in pretraining (default all).
 --train-prompts N (imdb-mini): PPO budget the paper's way: one pass over N train prompts, M = floor(N / 32)
 steps, warm start n = round(30/194 * M) (default: the task's 960 prompts, M 30, n 5; 6208 gives the paper's
-M 194, n 30). Shared stages stay cached.`;
+M 194, n 30). Shared stages stay cached.
+--allow-replacement: read invalid UTF-8 in the data as U+FFFD (counted and printed) instead of failing.`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -30,6 +33,7 @@ export async function run(argv: string[]): Promise<void> {
       'pretrain-texts': { type: 'string' },
       'train-prompts': { type: 'string' },
       'no-png': { type: 'boolean', default: false },
+      'allow-replacement': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -39,23 +43,24 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   if (values.task !== 'imdb-mini' && values.task !== 'jigsaw-mini') throw new Error(`repro: --task must be imdb-mini or jigsaw-mini, got ${JSON.stringify(values.task)}\n${HELP}`);
+  readDefaults.allowReplacement = values['allow-replacement']!; // dataset loaders: invalid UTF-8 as U+FFFD, counted
   let seeds: number[];
   if (values['seed-list'] !== undefined) {
-    seeds = values['seed-list'].split(',').map((s) => Number(s.trim()));
+    seeds = values['seed-list'].split(',').map((s) => parseDecimal(s));
     if (seeds.some((s) => !Number.isInteger(s) || s < 0) || new Set(seeds).size !== seeds.length) throw new Error(`repro: --seed-list must be distinct non-negative integers, got ${JSON.stringify(values['seed-list'])}`);
   } else {
-    const n = Number(values.seeds);
+    const n = parseDecimal(values.seeds!);
     if (!Number.isInteger(n) || n < 1) throw new Error(`repro: --seeds must be a positive integer, got ${JSON.stringify(values.seeds)}`);
     seeds = Array.from({ length: n }, (_, i) => i);
   }
   let pretrainTexts: number | null | undefined;
   if (values['pretrain-texts'] !== undefined) {
-    pretrainTexts = values['pretrain-texts'] === 'all' ? null : Number(values['pretrain-texts']);
+    pretrainTexts = values['pretrain-texts'] === 'all' ? null : parseDecimal(values['pretrain-texts']);
     if (pretrainTexts !== null && (!Number.isInteger(pretrainTexts) || pretrainTexts < 32)) throw new Error(`repro: --pretrain-texts must be an integer >= 32 or "all", got ${JSON.stringify(values['pretrain-texts'])}`);
   }
   let trainPrompts: number | undefined;
   if (values['train-prompts'] !== undefined) {
-    trainPrompts = Number(values['train-prompts']);
+    trainPrompts = parseDecimal(values['train-prompts']);
     if (!Number.isInteger(trainPrompts) || trainPrompts < 32) throw new Error(`repro: --train-prompts must be an integer >= 32, got ${JSON.stringify(values['train-prompts'])}`);
   }
   const r = await runRepro({

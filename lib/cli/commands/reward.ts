@@ -9,12 +9,15 @@ import { parseArgs } from 'node:util';
 import { evaluateImdb, evaluateToxicity } from '../../rewards/evaluate';
 import { loadRewardModel } from '../../rewards/load';
 import { trainImdbReward, trainToxicityReward } from '../../rewards/train';
+import { readDefaults } from '../../data/readers';
+import { parseDecimal } from '../../data/strict';
 import { acquireRunLock, checkOutputPath } from '../../rl/run-folder';
 
 const USAGE = `usage:
   rarlhf reward train --task imdb|toxicity --out <dir> [--data-dir <dir>] [--epochs n] [--limit n] [--seed n] [--calibration moments|lsq]
   rarlhf reward eval  --model <spec> --task imdb|toxicity [--data-dir <dir>] [--json]
   rarlhf reward score --model <spec> [--text "..."]...   (no --text: one text per line on stdin)
+--allow-replacement (train, eval): read invalid UTF-8 in the data as U+FFFD (counted and printed) instead of failing
 <spec> = kit model folder | ONNX classifier folder | Hugging Face id (local hub cache)`;
 
 function task(v: string | undefined): 'imdb' | 'toxicity' {
@@ -24,7 +27,7 @@ function task(v: string | undefined): 'imdb' | 'toxicity' {
 
 function intOpt(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  const n = Number(v);
+  const n = parseDecimal(v); // not Number(): "0x10" is not 16 here
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
   return n;
 }
@@ -62,6 +65,7 @@ export async function run(argv: string[]): Promise<void> {
       calibration: { type: 'string' },
       text: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
+      'allow-replacement': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -71,6 +75,7 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   const dataDir = values['data-dir'];
+  readDefaults.allowReplacement = values['allow-replacement']!; // dataset loaders: invalid UTF-8 as U+FFFD, counted
   const log = (m: string) => process.stderr.write(`[reward] ${m}\n`);
   if (sub === 'train') {
     const t = task(values.task);

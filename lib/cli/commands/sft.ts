@@ -15,15 +15,17 @@ import { loadSFTConfig } from '../../config/schemas';
 import { writeJson } from '../../pipeline/run-dir';
 import { RESUME_MUTABLE, checkResumeConfig, checkRunDirPath, claimRunFolder } from '../../rl/run-folder';
 import { setupSFT } from '../../rl/setup';
+import { readDefaults } from '../../data/readers';
 import { trainSFT } from '../../rl/sft';
 
-const USAGE = 'usage: rarlhf sft --config <file> [--set key=value ...] --out <run dir> [--resume | --force] [--no-progress]';
+const USAGE = 'usage: rarlhf sft --config <file> [--set key=value ...] --out <run dir> [--resume | --force] [--no-progress] [--allow-replacement]';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
       ...RUN_OPTIONS,
+      'allow-replacement': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -31,6 +33,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
+  readDefaults.allowReplacement = values['allow-replacement']!; // dataset loaders: invalid UTF-8 as U+FFFD, counted
   const { out, configFile, saved } = runConfigFile(values, USAGE);
   checkRunDirPath(out); // before anything slow is loaded
   if (configFile === saved) readRunConfig(saved); // a corrupt config.json: name the file

@@ -13,9 +13,10 @@ import { loadTrainConfig } from '../../config/schemas';
 import { writeJson } from '../../pipeline/run-dir';
 import { RESUME_MUTABLE, checkResumeConfig, checkRunDirPath, claimRunFolder } from '../../rl/run-folder';
 import { setupPPO } from '../../rl/setup';
+import { readDefaults } from '../../data/readers';
 import { trainPPO, type Algo } from '../../rl/train-loop';
 
-const USAGE = 'usage: rarlhf train --algo rlhf|ra-rlhf --config <file> [--set key=value ...] --out <run dir> [--resume | --force] [--no-progress]';
+const USAGE = 'usage: rarlhf train --algo rlhf|ra-rlhf --config <file> [--set key=value ...] --out <run dir> [--resume | --force] [--no-progress] [--allow-replacement]';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -23,6 +24,7 @@ export async function run(argv: string[]): Promise<void> {
     options: {
       ...RUN_OPTIONS,
       algo: { type: 'string' },
+      'allow-replacement': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -30,6 +32,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
+  readDefaults.allowReplacement = values['allow-replacement']!; // dataset loaders: invalid UTF-8 as U+FFFD, counted
   const algo = values.algo as Algo | undefined;
   if (algo !== 'rlhf' && algo !== 'ra-rlhf') throw new Error(`--algo must be rlhf or ra-rlhf\n${USAGE}`);
   const { out, configFile, saved } = runConfigFile(values, USAGE);
