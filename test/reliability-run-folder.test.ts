@@ -116,6 +116,9 @@ test('errors that come before any loading: --out a file, a corrupt config.json, 
   await assert.rejects(train(['--algo', 'rlhf', '--out', file, ...trainArgs, '--set', 'model.policy=/nonexistent']), /--out .*a-file is a file, not a folder/);
   await assert.rejects(train(['--algo', 'rlhf', '--out', path.join(file, 'sub'), ...trainArgs]), /a-file is a file, so .* cannot be created/);
   await assert.rejects(generate(['--task', 'imdb-mini', '--model', 'A=/nonexistent', '--out', dir]), /generate: --out .* is a folder; give a file name/);
+  // an existing file is fine (it is replaced), a file under a file is not
+  await assert.rejects(generate(['--task', 'imdb-mini', '--model', 'A=/nonexistent', '--out', file]), /--model A=\/nonexistent: folder not found/);
+  await assert.rejects(generate(['--task', 'imdb-mini', '--model', 'A=/nonexistent', '--out', path.join(file, 'g.csv')]), /generate: --out .*a-file is a file, so .* cannot be created/);
   await assert.rejects(evalCmd(['--generations', '/nonexistent.jsonl', '--task', 'imdb', '--out', file]), /eval: --out .*a-file is a file, not a folder/);
   const corrupt = tmpDir('corrupt');
   fs.cpSync(runDir, corrupt, { recursive: true });

@@ -120,6 +120,7 @@ export function checkOutputPath(p: string, kind: 'file' | 'folder', flag = '--ou
     const isDir = fs.statSync(q).isDirectory();
     if (kind === 'folder' && !isDir) throw new Error(`${flag} ${p} is a file, not a folder`);
     if (kind === 'file' && isDir) throw new Error(`${flag} ${p} is a folder; give a file name`);
+    if (kind === 'file') q = path.dirname(q); // an existing file is replaced: its folder must be writable
   }
   while (!fs.existsSync(q)) q = path.dirname(q);
   if (!fs.statSync(q).isDirectory()) throw new Error(`${flag} ${p}: ${q} is a file, so ${p} cannot be created`);
