@@ -213,7 +213,7 @@ test('Adam step equals the stock path and a hand computation', (t) => {
   assert.ok(Math.abs(v1.dataSync()[0] - 0.00025) < 1e-8); // (1 - beta2 in float32)
 });
 
-test('Sum, GatherV2, Concat, SplitV, UnsortedSegmentSum, Identity equal the stock kernels', (t) => {
+test('Sum, GatherV2, Concat, SplitV, Slice, UnsortedSegmentSum, Identity equal the stock kernels', (t) => {
   if (skip) return t.skip(skip);
   const rng = new Rng(7);
   const x = randn([4, 3, 5], rng);
@@ -233,6 +233,12 @@ test('Sum, GatherV2, Concat, SplitV, UnsortedSegmentSum, Identity equal the stoc
   }
   const [sn, ss] = bothWays(() => [...tf.split(x, [1, 3, 1], 2), ...tf.split(x, 2, 0), ...tf.split(x, [2, 1], 1)], arrays);
   assertClose(sn, ss, 0, 'split');
+  const y = randn([3, 4, 5, 6], rng);
+  const slices: [number[], number[]][] = [[[0, 0, 0, 0], [3, 4, 5, 6]], [[1, 0, 0, 0], [2, 4, 5, 6]], [[0, 1, 2, 0], [3, 2, 3, 6]], [[2, 3, 4, 5], [1, 1, 1, 1]], [[0, 0, 0, 1], [-1, -1, -1, 4]], [[1, 1, 0, 0], [1, 2, 5, 6]], [[0, 0, 0, 0], [3, 4, 5, 0]]];
+  for (const [b0, s0] of slices) {
+    const [pn, ps] = bothWays(() => [tf.slice(y, b0, s0), tf.slice(y.toInt(), b0, s0).toFloat(), tf.slice(y.reshape([360]), [b0[3] * 7], [11])], arrays);
+    assertClose(pn, ps, 0, `slice begin [${b0}] size [${s0}]`);
+  }
   const seg = tf.tensor1d([2, 0, 2, 5, -1], 'int32');
   const data = randn([5, 3], rng);
   const [un, us] = bothWays(() => [tf.unsortedSegmentSum(data, seg, 4), tf.unsortedSegmentSum(tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8], [9, 9]], [5, 2], 'int32'), seg, 3).toFloat()], arrays);

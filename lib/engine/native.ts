@@ -268,6 +268,40 @@ function registerAll(native: Addon): string[] {
     return out;
   }) as unknown as tf.KernelFunc);
 
+  // Slice: contiguous runs copied whole (the dims after the last partial one are full).
+  override('Slice', (stock) => ((args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype !== 'float32' && x.dtype !== 'int32') return stockOr(stock, args, 'Slice');
+    const a = args.attrs as { begin: number | number[]; size: number | number[] };
+    const [begin, sz] = tf.slice_util.parseSliceParams(x, a.begin, a.size);
+    tf.slice_util.assertParamsValid(x, begin, sz);
+    const be = args.backend as WasmBackend;
+    const out = be.makeOutput(sz, x.dtype);
+    const n = size(sz);
+    if (n === 0) return out;
+    const r = x.shape.length;
+    let k = r - 1;
+    while (k >= 0 && sz[k] === x.shape[k]) k--;
+    const src = view(be, x), dst = view(be, out);
+    if (k < 0) {
+      dst.set(src);
+      return out;
+    }
+    const strides = tf.util.computeStrides(x.shape).concat([1]);
+    const run = sz[k] * strides[k];
+    const idx = new Array<number>(k).fill(0);
+    for (let o = 0; o < n; o += run) {
+      let from = begin[k] * strides[k];
+      for (let i = 0; i < k; i++) from += (begin[i] + idx[i]) * strides[i];
+      dst.set(src.subarray(from, from + run), o);
+      for (let i = k - 1; i >= 0; i--) {
+        if (++idx[i] < sz[i]) break;
+        idx[i] = 0;
+      }
+    }
+    return out;
+  }) as unknown as tf.KernelFunc);
+
   // wasm's Identity copies the buffer; tensors are immutable, so share it as Reshape does.
   override('Identity', (stock) => ((args: KernelArgs) => {
     const { x } = args.inputs as { x: tf.TensorInfo };

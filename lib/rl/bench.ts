@@ -1,15 +1,19 @@
 /**
- * `rarlhf bench ppo [--config configs/imdb-mini.json] [--steps 3] [--set k=v ...]`: seconds per
- * PPO step of the miniature configuration, split into rollout (sampling), scoring (reward model)
- * and optimisation (forward passes + ppo_epochs x minibatch updates). The policy is a fresh GPT-2
- * of the miniature SFT size (configs/sft-imdb-mini.json) with the real GPT-2 tokenizer; the reward
- * is the kit reward model when `reward.model` exists, else a cheap character-count stand-in.
- * The first step (kernel warm-up) is excluded from the medians.
+ * `rarlhf bench ppo [--config configs/imdb-mini.json] [--steps 3] [--vocab 4096|gpt2] [--set k=v ...]`:
+ * seconds per PPO step of the miniature configuration, split into rollout (sampling), scoring
+ * (reward model) and optimisation (forward passes + ppo_epochs x minibatch updates). The policy is
+ * a fresh GPT-2 of the miniature SFT size (configs/sft-imdb-mini.json). Its vocabulary is, as in
+ * `rarlhf repro`, a byte-level BPE of --vocab tokens trained on 2,000 of the task's texts (default
+ * 4,096), or the full GPT-2 tokenizer with `--vocab gpt2`; the reward is the kit reward model when
+ * `reward.model` exists, else a cheap character-count stand-in. The first step (kernel warm-up)
+ * is excluded from the medians.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { initEngine } from '../engine';
+import { describeEngine, initEngine } from '../engine';
+import { trainByteLevelBPE } from '../text/bpe-trainer';
+import { formatProfile, startKernelProfile, type KernelTiming } from '../engine/profile';
 import { GPT2LMHeadModel, GPT2WithValueHead, gpt2Config, gpt2ParameterCount } from '../models/gpt2';
 import { loadTask } from '../data/tasks';
 import { loadRewardModel } from '../rewards/load';
@@ -28,7 +32,7 @@ const median = (xs: number[]) => {
 export async function bench(argv: string[]): Promise<object> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string' }, steps: { type: 'string' }, set: { type: 'string', multiple: true } },
+    options: { config: { type: 'string' }, steps: { type: 'string' }, vocab: { type: 'string', default: '4096' }, profile: { type: 'boolean', default: false }, set: { type: 'string', multiple: true } },
     strict: true,
   });
   const file = values.config ?? path.join(ROOT, 'configs', 'imdb-mini.json');
@@ -37,8 +41,14 @@ export async function bench(argv: string[]): Promise<object> {
   const cfg = loadTrainConfig(file, values.set ?? []);
   cfg.train.steps = steps;
   const engine = await initEngine({ quiet: true });
-  const tokenizer = defaultTokenizer(cfg.data_dir);
-  const task = await loadTask(cfg.task, { dataDir: cfg.data_dir ?? undefined, tokenizer });
+  let tokenizer = defaultTokenizer(cfg.data_dir);
+  let task = await loadTask(cfg.task, { dataDir: cfg.data_dir ?? undefined, tokenizer });
+  if (values.vocab !== 'gpt2') {
+    const vocabSize = Number(values.vocab);
+    if (!Number.isInteger(vocabSize) || vocabSize < 300) throw new Error(`bench ppo: --vocab must be an integer >= 300 or "gpt2", got ${values.vocab}`);
+    tokenizer = trainByteLevelBPE(task.sftTexts.slice(0, 2000), { vocabSize }).tokenizer;
+    task = await loadTask(cfg.task, { dataDir: cfg.data_dir ?? undefined, tokenizer });
+  }
   const trainPrompts = task.train.map((t) => t.queryIds).filter((q) => q.length > 0);
 
   const sftFile = path.join(ROOT, 'configs', `sft-${cfg.task}.json`);
@@ -53,13 +63,19 @@ export async function bench(argv: string[]): Promise<object> {
   else rewardModel = { name: 'stand-in: share of vowels', score: async (texts) => texts.map((t) => (t.match(/[aeiou]/g)?.length ?? 0) / Math.max(1, t.length)) };
 
   const recs: StepRecord[] = [];
-  await trainPPO(cfg, { algo: 'ra-rlhf', policy, ref, tokenizer, rewardModel, trainPrompts, progress: false, onStep: (r) => void recs.push(r) });
+  // --profile times every kernel from the second step on (the first is warm-up)
+  let stopProfile: (() => KernelTiming[]) | null = null;
+  const onStep = (r: StepRecord) => {
+    recs.push(r);
+    if (values.profile && recs.length === 1) stopProfile = startKernelProfile();
+  };
+  await trainPPO(cfg, { algo: 'ra-rlhf', policy, ref, tokenizer, rewardModel, trainPrompts, progress: false, onStep });
+  const profile = stopProfile ? formatProfile((stopProfile as () => KernelTiming[])(), 15) : undefined;
   const timed = recs.slice(1);
   const pick = (k: string) => median(timed.map((r) => r[k]));
   const out = {
     config: path.relative(ROOT, file),
-    backend: engine.backend,
-    threads: engine.threads,
+    engine: describeEngine(engine),
     reward: rewardModel.name,
     params: gpt2ParameterCount(mc),
     vocab: mc.vocab_size,
@@ -76,6 +92,7 @@ export async function bench(argv: string[]): Promise<object> {
     optimisation_forward_s: pick('time/ppo/forward_pass'),
     optimisation_updates_s: pick('time/ppo/optimize_step'),
     generated_tokens_per_s: pick('time/tokens_per_s'),
+    ...(profile ? { kernels: profile } : {}),
   };
   policy.dispose();
   ref.dispose();
