@@ -85,7 +85,8 @@ export async function loadRows<T>(
     try {
       out = convert(raw.record!);
     } catch (e) {
-      if (!(e instanceof FieldError)) throw e;
+      // A converter bug still names where it happened (the message alone would not).
+      if (!(e instanceof FieldError)) throw new DataError(raw.source ?? file, raw.line, '(row)', (e as Error).message, unit);
       bad(raw.line, e.field, e.detail, raw.source);
       continue;
     }
@@ -106,6 +107,11 @@ export async function readRecords(file: string, opts: ReadOptions = {}): Promise
 // ---------------------------------------------------------------------------------------------
 // Field accessors for converters. Dotted paths reach into nested objects ("prompt.text").
 
+/** A value for an error message; JSON.stringify throws on parquet's BigInt int64 values. */
+function show(v: unknown): string {
+  return typeof v === 'bigint' ? `${v}` : JSON.stringify(v);
+}
+
 export function field(rec: Record<string, unknown>, name: string): unknown {
   let v: unknown = rec;
   for (const part of name.split('.')) {
@@ -118,7 +124,7 @@ export function field(rec: Record<string, unknown>, name: string): unknown {
 /** A non-empty (after trimming) string. */
 export function text(rec: Record<string, unknown>, name: string): string {
   const v = field(rec, name);
-  if (typeof v !== 'string') throw new FieldError(name, `expected a string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string') throw new FieldError(name, `expected a string, got ${show(v)}`);
   if (v.trim() === '') throw new FieldError(name, 'empty text');
   return v;
 }
@@ -128,13 +134,13 @@ export function num(rec: Record<string, unknown>, name: string, nullable = false
   const v = field(rec, name);
   if (v === null || v === '' || v === 'NULL' || v === 'None' || v === 'nan' || v === 'NaN') {
     if (nullable) return null;
-    throw new FieldError(name, `expected a number, got ${JSON.stringify(v)}`);
+    throw new FieldError(name, `expected a number, got ${show(v)}`);
   }
   // Decimal text only: Number("0x10") is 16 and Number("0b1") is 1, which no data file means.
   const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? parseDecimal(v) : NaN;
   if (!Number.isFinite(n)) {
     const hint = typeof v === 'string' && Number.isFinite(Number(v.trim())) ? ' (only decimal notation is read, e.g. 16 or 1.5e-3)' : '';
-    throw new FieldError(name, `expected a number, got ${JSON.stringify(v)}${hint}`);
+    throw new FieldError(name, `expected a number, got ${show(v)}${hint}`);
   }
   return n;
 }
@@ -144,7 +150,7 @@ export function intLabel(rec: Record<string, unknown>, name: string, allowed: re
   const v = field(rec, name);
   const n = v === true || v === 'True' || v === 'true' ? 1 : v === false || v === 'False' || v === 'false' ? 0 : num(rec, name)!;
   if (!Number.isInteger(n) || !allowed.includes(n)) {
-    throw new FieldError(name, `expected one of ${allowed.join('/')}, got ${JSON.stringify(v)}`);
+    throw new FieldError(name, `expected one of ${allowed.join('/')}, got ${show(v)}`);
   }
   return n;
 }
@@ -154,7 +160,7 @@ export function optText(rec: Record<string, unknown>, name: string): string | nu
   if (!(name in rec)) return null;
   const v = rec[name];
   if (v === null || v === 'NULL' || v === '') return null;
-  if (typeof v !== 'string') throw new FieldError(name, `expected a string or null, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string') throw new FieldError(name, `expected a string or null, got ${show(v)}`);
   return v;
 }
 

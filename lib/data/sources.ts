@@ -110,6 +110,7 @@ export function csvRecords(file: string, opts: { delimiter?: string } & ReadOpti
   async function* gen(): AsyncGenerator<RawRecord> {
     const { input, guard } = openText(file);
     const parser = input.pipe(csvParse({ delimiter, relax_column_count: true, info: true, bom: true }));
+    input.on('error', (e) => parser.destroy(e)); // pipe() does not forward errors: a gunzip error would hang the loop
     let header: string[] | null = null;
     let prevEnd = 0;
     try {
