@@ -33,7 +33,7 @@ export function parseJsonText(text: string, file: string): Json {
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     const msg = (e as Error).message;
-    const pos = /position (\d+)/.exec(msg);
+    const pos = /position (\d+)/.exec(msg) ?? contextPosition(msg, text);
     if (pos) {
       const upto = text.slice(0, Number(pos[1]));
       const line = upto.split('\n').length;
@@ -42,6 +42,18 @@ export function parseJsonText(text: string, file: string): Json {
     }
     throw new ConfigError(`${file}: invalid JSON (${msg})`);
   }
+}
+
+/**
+ * Node 20 reports some syntax errors with a snippet instead of a position ("Unexpected token ',',
+ * ...\"task\": ,\n}\" is not valid JSON"); V8 puts 10 characters of context before the token.
+ */
+function contextPosition(msg: string, text: string): [string, string] | null {
+  const m = /^Unexpected token '([\s\S]+?)', (\.\.\.)?"([\s\S]*?)"(?:\.\.\.)? is not valid JSON$/.exec(msg);
+  if (!m) return null;
+  const at = text.indexOf(m[3]);
+  if (at < 0) return null;
+  return ['', String(at + (m[2] ? 10 : m[3].indexOf(m[1])))];
 }
 
 function isObject(x: unknown): x is Record<string, Json> {
@@ -117,7 +129,7 @@ function checkField(key: string, v: Json, spec: FieldSpec, where: string): void 
   switch (spec.type) {
     case 'number':
     case 'integer':
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`must be a ${spec.type}${spec.nullable ? ' or null' : ''}`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`must be ${spec.type === 'integer' ? 'an' : 'a'} ${spec.type}${spec.nullable ? ' or null' : ''}`);
       if (spec.type === 'integer' && !Number.isInteger(v)) throw bad('must be an integer');
       if (spec.min !== undefined && v < spec.min) throw bad(`must be >= ${spec.min}`);
       if (spec.max !== undefined && v > spec.max) throw bad(`must be <= ${spec.max}`);
