@@ -170,6 +170,7 @@ export async function bench(argv: string[] = []): Promise<object> {
   } else {
     out.torch = torch ? 'failed' : `not measured (needs ${values.python} with torch and ${path.relative(process.cwd(), TORCH_BENCH)})`;
   }
+  if (info.native.active) out.native_kernels = info.native.kernels;
   out.kernels_train_step = await kernelProfile();
   return out;
 }

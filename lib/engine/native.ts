@@ -90,6 +90,8 @@ export function initNative(threads: number): NativeStatus {
   const off = process.env.RARLHF_NATIVE;
   if (off === '0' || off === 'false') return (status = { active: false, reason: 'RARLHF_NATIVE=0', kernels: [] });
   if (tf.getBackend() !== 'wasm') return (status = { active: false, reason: `backend ${tf.getBackend()} (native kernels extend wasm only)`, kernels: [] });
+  const be = tf.backend() as unknown as WasmBackend;
+  if (!(be.wasm.HEAPU8.buffer instanceof ArrayBuffer)) return (status = { active: false, reason: 'threaded wasm (its shared heap is not handed to the addon)', kernels: [] });
   if (!fs.existsSync(ADDON_PATH)) return (status = { active: false, reason: 'addon not built (npm run build:native; needs g++ and libopenblas-dev)', kernels: [] });
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
