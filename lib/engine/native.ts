@@ -51,7 +51,14 @@ export interface NativeStatus {
   kernels: string[];
 }
 
-const ADDON_PATH = path.resolve(__dirname, '../../native/build/Release/rarlhf_native.node');
+/** The package root holds native/ (found upward, so the compiled dist/ copy finds it too). */
+function addonPath(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'native', 'binding.gyp'))) return path.join(dir, 'native', 'build', 'Release', 'rarlhf_native.node');
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, '../../native/build/Release/rarlhf_native.node');
+  }
+}
+const ADDON_PATH = addonPath();
 let addon: Addon | null = null;
 let status: NativeStatus = { active: false, reason: 'not initialised', kernels: [] };
 
