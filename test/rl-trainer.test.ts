@@ -133,10 +133,12 @@ test('resume after an interruption equals an uninterrupted run; NaN keeps the la
   assert.ok(fs.existsSync(path.join(dirB, 'checkpoints', 'final', 'model.safetensors')));
   assert.equal(JSON.parse(fs.readFileSync(path.join(dirB, 'summary.json'), 'utf8')).steps_done, 4);
 
-  // NaN scores at the 3rd reward call: the run stops; checkpoints/latest is the state after step 2
+  // NaN scores at step 2's reward call: the run stops; checkpoints/latest is the state after step 2.
+  // Reward calls: step 0 responses (1), its prompts alone (2, RA-RLHF diagnostics), step 1 (3, 4);
+  // every prompt is scored by then (2 batches of 8 of 16), so step 2's responses are call 5.
   const dirC = tmp();
   const dC = deps();
-  dC.rewardModel.nanOnCall = 3;
+  dC.rewardModel.nanOnCall = 5;
   await assert.rejects(trainPPO(cfg, { ...dC, outDir: dirC }), /reward model returned NaN.*last good checkpoint is .*latest/s);
   const latest = path.join(dirC, 'checkpoints', 'latest');
   const ts = loadTrainerState(latest)!;

@@ -15,6 +15,8 @@ export interface FieldSpec {
   /** exclusive lower bound */
   gt?: number;
   enum?: readonly string[];
+  /** number fields: these strings are accepted as well (e.g. ppo.horizon_scale "paper") */
+  alsoStrings?: readonly string[];
 }
 
 export type Schema = Record<string, FieldSpec>;
@@ -125,6 +127,10 @@ function checkField(key: string, v: Json, spec: FieldSpec, where: string): void 
   if (v === null) {
     if (!spec.nullable) throw bad('must not be null');
     return;
+  }
+  if (typeof v === 'string' && spec.alsoStrings) {
+    if (spec.alsoStrings.includes(v)) return;
+    throw bad(`must be a number or one of ${spec.alsoStrings.map((x) => JSON.stringify(x)).join(', ')}`);
   }
   switch (spec.type) {
     case 'number':

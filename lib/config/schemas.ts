@@ -4,6 +4,7 @@
  */
 import { TASKS } from '../data/task-specs';
 import { DEFAULT_PPO_CONFIG, type PPOConfig } from '../rl/ppo-trainer';
+import { RANK_BY, type RankBy } from '../rl/risk';
 import type { SFTOptions } from '../rl/sft';
 import { Json, Schema, resolveConfig } from './index';
 
@@ -31,7 +32,7 @@ export interface TrainConfig {
     rho: number;
     M: number | null;
     scheduler: 'new' | 'old';
-    rank_by: 'lambda_return_first_response_token' | 'sum_rbar' | 'env_score';
+    rank_by: RankBy;
     kl_input: 'sum_selected_over_B' | 'mean_selected';
   };
   train: { steps: number | null; epochs: number; save_every: number; rollout_dropout: boolean; max_prompts: number | null };
@@ -83,6 +84,7 @@ export const TRAIN_SCHEMA: Schema = {
   'ppo.init_kl_coef': nonNeg,
   'ppo.target': pos,
   'ppo.horizon': pos,
+  'ppo.horizon_scale': { ...pos, nullable: true, alsoStrings: ['paper'] },
   'ppo.ratio_threshold': pos,
   'ppo.max_grad_norm': { ...pos, nullable: true },
   'ppo.forward_batch_size': { ...posInt, nullable: true },
@@ -91,7 +93,7 @@ export const TRAIN_SCHEMA: Schema = {
   'risk.rho': { type: 'number', gt: 0, max: 1 },
   'risk.M': { ...posInt, nullable: true },
   'risk.scheduler': { type: 'string', enum: ['new', 'old'] },
-  'risk.rank_by': { type: 'string', enum: ['lambda_return_first_response_token', 'sum_rbar', 'env_score'] },
+  'risk.rank_by': { type: 'string', enum: RANK_BY },
   'risk.kl_input': { type: 'string', enum: ['sum_selected_over_B', 'mean_selected'] },
   'train.steps': { ...posInt, nullable: true },
   'train.epochs': posInt,

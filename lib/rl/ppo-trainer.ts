@@ -10,6 +10,8 @@ import type { GPT2LMHeadModel, GPT2WithValueHead } from '../models/gpt2';
 import { NamedAdam } from './adam';
 import { AdaptiveKLController, FixedKLController, KLController, KLPenalty, clipByGlobalNorm, computeRewards, gae, maskedWhiten, ppoLoss } from './core';
 import { KLInput, RankBy, klControllerInput, rankingStatistic, selectRiskMask } from './risk';
+import { riskDiagnostics } from './risk-diagnostics';
+import type { HorizonScale } from './kl-scaling';
 import { buildBatch, forwardBatch } from './rollout';
 
 /** trl PPOConfig fields used by the trainer (trl names; defaults = trl 0.7 + the paper scripts). */
@@ -28,6 +30,8 @@ export interface PPOConfig {
   init_kl_coef: number;
   target: number;
   horizon: number;
+  /** miniature KL-controller scaling (lib/rl/kl-scaling.ts); trainPPO resolves it into `horizon` */
+  horizon_scale: HorizonScale;
   ratio_threshold: number;
   max_grad_norm: number | null;
   /** rows per no-grad forward chunk (trl uses mini_batch_size) */
@@ -49,6 +53,7 @@ export const DEFAULT_PPO_CONFIG: PPOConfig = {
   init_kl_coef: 0.2,
   target: 6,
   horizon: 10000,
+  horizon_scale: null,
   ratio_threshold: 10.0,
   max_grad_norm: null,
   forward_batch_size: null,
@@ -91,6 +96,7 @@ export class PPOTrainer {
     this.ref = o.ref;
     this.rng = o.rng ?? new Rng(o.seed ?? 0);
     const c = this.config;
+    if (c.horizon_scale !== null && c.horizon_scale !== undefined) throw new Error('PPOTrainer: ppo.horizon_scale must be resolved into ppo.horizon first (scaledHorizon in lib/rl/kl-scaling.ts; trainPPO does this)');
     this.klCtl = c.adap_kl_ctrl ? new AdaptiveKLController(c.init_kl_coef, c.target, c.horizon) : new FixedKLController(c.init_kl_coef);
     this.vars = policy_vars(o.policy);
     for (const [n, v] of this.vars) this.hfName.set(v.name, n);
@@ -100,9 +106,10 @@ export class PPOTrainer {
   /**
    * One PPO step on B episodes. `riskCount` (RA-RLHF alphaN) keeps the episodes whose ranking
    * statistic is <= its riskCount-th smallest value; the others get a zero mask (no gradient,
-   * excluded from whitening and stats).
+   * excluded from whitening and stats). `promptScores` (reward of each prompt alone) feeds
+   * rank_by 'prompt_score' and, with `tailThreshold`, the risk/kept_tail_share diagnostic.
    */
-  step(queries: number[][], responses: number[][], scores: number[], opts: { riskCount?: number } = {}): StepStats {
+  step(queries: number[][], responses: number[][], scores: number[], opts: { riskCount?: number; promptScores?: number[]; tailThreshold?: number } = {}): StepStats {
     const c = this.config;
     const B = queries.length;
     if (B !== c.batch_size || responses.length !== B || scores.length !== B) {
@@ -125,15 +132,24 @@ export class PPOTrainer {
     // --- RA-RLHF: CVaR selection on the full-mask quantities, then everything uses the reduced mask
     let keep = new Array<boolean>(B).fill(true);
     let quantile = NaN;
+    let diagnostics: Record<string, number> = {};
     if (opts.riskCount !== undefined) {
-      const stat = rankingStatistic(this.risk.rank_by, {
+      const rankBy = this.risk.rank_by;
+      // 'random' draws from the trainer's Rng (saved in checkpoints, so resume stays bit-exact); not
+      // while the whole batch is kept, so warm-start steps consume the stream exactly as RLHF's do
+      const random = rankBy === 'random' ? (opts.riskCount < B ? ranksOf(this.rng.shuffle(range(B))) : range(B)) : undefined;
+      const stat = rankingStatistic(rankBy, {
         returns: g.returns.arraySync(),
         rewards: rewards.arraySync(),
         masks: batch.masks.arraySync(),
         scores,
+        values: rankBy === 'prompt_value' ? fwd.values.arraySync() : undefined,
+        promptScores: opts.promptScores,
+        random,
       });
       keep = selectRiskMask(stat, opts.riskCount);
       quantile = stat.slice().sort((a, b) => a - b)[opts.riskCount - 1];
+      diagnostics = riskDiagnostics({ stat, scores, keep, promptScores: opts.promptScores, tailThreshold: opts.tailThreshold });
     }
     const keepCol = tf.tensor2d(keep.map((k) => (k ? 1 : 0)), [B, 1], 'float32');
     const masks = tf.mul(batch.masks, keepCol) as tf.Tensor2D;
@@ -197,6 +213,7 @@ export class PPOTrainer {
       'risk/alpha_n': opts.riskCount ?? B,
       'risk/kept': keptRows,
       'risk/quantile': quantile,
+      ...diagnostics,
       'ppo/skipped_minibatches': skippedEmpty,
       'ppo/optimizer_steps': mbStats.length,
     };
@@ -292,6 +309,17 @@ export class PPOTrainer {
   dispose(): void {
     this.adam.dispose();
   }
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** ranks[perm[i]] = i: a permutation's inverse, i.e. distinct random ranks when perm is random. */
+function ranksOf(perm: number[]): number[] {
+  const r = new Array<number>(perm.length);
+  perm.forEach((b, i) => (r[b] = i));
+  return r;
 }
 
 /** The policy's trainable parameters by HF name (LM + value head). */

@@ -4,7 +4,9 @@
  */
 
 export type RiskScheduler = 'new' | 'old';
-export type RankBy = 'lambda_return_first_response_token' | 'sum_rbar' | 'env_score';
+/** Ranking statistics (lib/rl/README.md says why each exists; the last three are fidelity-study controls). */
+export const RANK_BY = ['lambda_return_first_response_token', 'sum_rbar', 'env_score', 'random', 'prompt_value', 'prompt_score'] as const;
+export type RankBy = (typeof RANK_BY)[number];
 export type KLInput = 'sum_selected_over_B' | 'mean_selected';
 
 export interface SoftRiskOptions {
@@ -61,24 +63,42 @@ export function selectRiskMask(stat: ArrayLike<number>, alphaN: number): boolean
  *    for 64-token prompts; here the index follows each row's prompt length)
  *  - 'sum_rbar': sum of KL-penalised rewards r̄ over the response
  *  - 'env_score': the reward model's score
+ *  - 'random': `random[b]` (the caller's seeded draw: ranks of a random permutation)
+ *  - 'prompt_value': values[b, first masked index], the value head at the last prompt token (that
+ *    position sees only the prompt: prompt difficulty without the outcome)
+ *  - 'prompt_score': `promptScores[b]`, the reward model's score of the prompt text alone
  */
 export function rankingStatistic(
   kind: RankBy,
-  d: { returns: number[][]; rewards: number[][]; masks: number[][]; scores: number[] },
+  d: { returns: number[][]; rewards: number[][]; masks: number[][]; scores: number[]; values?: number[][]; promptScores?: number[]; random?: number[] },
 ): number[] {
+  const atFirst = (x: number[][] | undefined, what: string) => {
+    if (!x) throw new Error(`rankingStatistic: '${kind}' needs ${what}`);
+    return d.masks.map((row, b) => {
+      const first = row.findIndex((v) => v > 0);
+      if (first < 0) throw new Error(`rankingStatistic: row ${b} has an empty response mask`);
+      return x[b][first];
+    });
+  };
+  const perRow = (x: number[] | undefined, what: string) => {
+    if (!x || x.length !== d.scores.length) throw new Error(`rankingStatistic: '${kind}' needs ${what} for each of the ${d.scores.length} rows, got ${x?.length ?? 'none'}`);
+    return x.slice();
+  };
   switch (kind) {
     case 'lambda_return_first_response_token':
-      return d.masks.map((row, b) => {
-        const first = row.findIndex((x) => x > 0);
-        if (first < 0) throw new Error(`rankingStatistic: row ${b} has an empty response mask`);
-        return d.returns[b][first];
-      });
+      return atFirst(d.returns, 'returns');
     case 'sum_rbar':
       return d.rewards.map((row, b) => row.reduce((s, r, t) => s + r * d.masks[b][t], 0));
     case 'env_score':
       return d.scores.slice();
+    case 'random':
+      return perRow(d.random, 'random draws');
+    case 'prompt_value':
+      return atFirst(d.values, 'values');
+    case 'prompt_score':
+      return perRow(d.promptScores, 'prompt scores');
     default:
-      throw new Error(`rankingStatistic: unknown kind "${kind as string}"`);
+      throw new Error(`rankingStatistic: unknown kind "${kind as string}" (${RANK_BY.join(', ')})`);
   }
 }
 

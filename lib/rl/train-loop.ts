@@ -20,6 +20,8 @@ import type { TrainConfig } from '../config/schemas';
 import { StopSignals, checkStateFields, loadTrainingCheckpoint, recoverCheckpointFolder, saveTrainingCheckpoint, truncateMetrics, type StopSignal } from './checkpointing';
 import { PPONumericError, PPOTrainer, StepStats } from './ppo-trainer';
 import { softRiskCount } from './risk';
+import { paperBatchSteps, scaledHorizon } from './kl-scaling';
+import { TASKS, type TaskSpec } from '../data/task-specs';
 import { generateResponses, rewardTexts } from './rollout';
 
 export type Algo = 'rlhf' | 'ra-rlhf';
@@ -76,8 +78,12 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
   const out = deps.outDir ?? null;
   const ckptDir = out ? path.join(out, 'checkpoints') : null;
 
+  // ppo.horizon_scale: the miniature's horizon scaled to the paper's possible change of beta (kl-scaling.ts)
+  const horizon = scaledHorizon(config.ppo.horizon, config.ppo.horizon_scale ?? null, { B, M, paperBM: paperBatchSteps(config.task) });
+  const tailThreshold = (TASKS as Record<string, TaskSpec>)[config.task]?.tailThreshold; // risk/kept_tail_share; none for the demo task
+  const promptScoreCache = new Map<number, number>(); // prompt index -> reward of the prompt alone (deterministic, so not checkpointed)
   const trainer = new PPOTrainer({
-    config: { ...config.ppo },
+    config: { ...config.ppo, horizon, horizon_scale: null },
     risk: { rank_by: config.risk.rank_by, kl_input: config.risk.kl_input },
     policy: deps.policy,
     ref: deps.ref,
@@ -147,7 +153,8 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
         st.pos = 0;
       }
       const m = st.step;
-      const queries = st.order.slice(st.pos * B, (st.pos + 1) * B).map((i) => deps.trainPrompts[i]);
+      const batchIdx = st.order.slice(st.pos * B, (st.pos + 1) * B);
+      const queries = batchIdx.map((i) => deps.trainPrompts[i]);
       const tStep = performance.now();
       const responses = generateResponses(deps.policy, queries, { ...config.generation, chunk_size: config.generation.chunk_size ?? undefined }, genRng, {
         // trl samples in eval mode on the first step and in train mode (dropout on) afterwards
@@ -160,7 +167,9 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
       const bad = scores.findIndex((s) => !finite(s));
       if (bad >= 0) throw new PPONumericError(`reward model returned ${scores[bad]} for episode ${bad} at step ${m}: ${JSON.stringify(texts[bad].slice(0, 200))}`);
       const riskCount = deps.algo === 'ra-rlhf' ? softRiskCount(m, { B, alpha: config.risk.alpha, n: config.risk.n, rho: config.risk.rho, M, scheduler: config.risk.scheduler }) : undefined;
-      const stats = trainer.step(queries, responses, scores, { riskCount });
+      // prompt scores (rank_by prompt_score, tail-share diagnostic): each prompt scored once per run
+      const promptScores = riskCount !== undefined ? await scorePrompts(batchIdx, queries, promptScoreCache, deps, config.reward.batch_size) : undefined;
+      const stats = trainer.step(queries, responses, scores, { riskCount, promptScores, tailThreshold });
       const badStat = ['ppo/loss/total', 'objective/kl', 'ppo/returns/mean'].find((k) => k in stats && !finite(stats[k]));
       if (badStat) throw new PPONumericError(`${badStat} is ${stats[badStat]} at step ${m}`);
       const tEnd = performance.now();
@@ -224,6 +233,7 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
     interrupted,
     batches_per_epoch: batchesPerEpoch,
     risk_M: M,
+    kl_horizon: horizon,
     final_kl_coef: records.length ? records[records.length - 1]['objective/kl_coef'] : config.ppo.init_kl_coef,
     reward_mean_first: records[0]?.['env/reward_mean'] ?? null,
     reward_mean_last5: lastK.length ? lastK.reduce((a, r) => a + r['env/reward_mean'], 0) / lastK.length : null,
@@ -241,6 +251,20 @@ function checkPPOState(state: Record<string, unknown>, file: string): { loop: Lo
   checkStateFields(state.trainer, { kl_coef: 'number', rng: 'object', adam: 'object' }, file, 'trainer.');
   checkStateFields((state.trainer as Record<string, unknown>).adam, { iterations: 'int', accBeta1: 'number', accBeta2: 'number' }, file, 'trainer.adam.');
   return state as { loop: LoopState; trainer: Record<string, unknown>; algo: string };
+}
+
+/** Reward of each prompt text alone (decoded as rewardTexts decodes queries), through the cache. */
+async function scorePrompts(idx: number[], queries: number[][], cache: Map<number, number>, deps: TrainPPODeps, batchSize: number): Promise<number[]> {
+  const missing = idx.map((p, j) => ({ p, j })).filter(({ p }) => !cache.has(p));
+  if (missing.length) {
+    const { queryTexts } = rewardTexts(deps.tokenizer, missing.map(({ j }) => queries[j]), missing.map(() => []));
+    const s = await deps.rewardModel.score(queryTexts, { batchSize });
+    missing.forEach(({ p }, k) => {
+      if (!finite(s[k])) throw new PPONumericError(`reward model returned ${s[k]} for the prompt alone of train prompt ${p}: ${JSON.stringify(queryTexts[k].slice(0, 200))}`);
+      cache.set(p, s[k]);
+    });
+  }
+  return idx.map((p) => cache.get(p)!);
 }
 
 function range(n: number): number[] {
