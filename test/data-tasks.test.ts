@@ -101,6 +101,15 @@ test('imdb-mini: 960 train / 256 test 16-token prompts, deterministic, test insi
   assert.deepEqual(a.test.map((p) => p.text), imdbTestSample(test.rows).slice(0, 256).map((r) => r.text));
 });
 
+test('imdb-small: the paper\'s 64-token prompts, 6,208 train prompts = 194 batches of 32, 256 test prompts', async () => {
+  const a = await loadTask('imdb-small', { tokenizer: tok });
+  assert.deepEqual([a.train.length, a.test.length, a.sftTexts.length, a.batchesPerEpoch], [6208, 256, 2000, 194]);
+  // (a review shorter than 64 tokens gives a shorter prompt, as in the paper)
+  assert.ok(a.train.every((p) => p.queryIds.length <= 64) && a.train.filter((p) => p.queryIds.length === 64).length > 0.95 * 6208);
+  assert.deepEqual([a.spec.maxNewTokens, a.spec.M, a.spec.risk.n, a.spec.risk.alpha], [48, 194, 30, 0.4]);
+  // (train and test come from IMDB's own splits; IMDB repeats a few reviews across them, so texts may coincide)
+});
+
 test('jigsaw-mini: disjoint hash halves, 288/672 train, 128/128 test with dataset rewards', async () => {
   const d = await loadTask('jigsaw-mini', { tokenizer: tok });
   assert.equal(d.train.length, 960);

@@ -1,5 +1,5 @@
 /**
- * `npx rarlhf repro --task imdb-mini|jigsaw-mini [--data-dir <dir>] [--seeds 3] [--out <dir>]`:
+ * `npx rarlhf repro --task imdb-mini|imdb-small|jigsaw-mini [--data-dir <dir>] [--seeds 3] [--out <dir>]`:
  * the paper's protocol at CPU scale on the real data (lib/repro/pipeline.ts), Table 2 columns as
  * mean ± std over seeds in <out>/results.md and results.json, plus figures.
  */
@@ -7,8 +7,9 @@ import { parseArgs } from 'node:util';
 import { runRepro } from '../../repro/pipeline';
 import { readDefaults } from '../../data/readers';
 import { parseDecimal } from '../../data/strict';
+import { TASKS } from '../../data/task-specs';
 
-const HELP = `usage: rarlhf repro --task imdb-mini|jigsaw-mini [--seeds 3 | --seed-list 0,1,2] [--out runs/repro-<task>]
+const HELP = `usage: rarlhf repro --task imdb-mini|imdb-small|jigsaw-mini [--seeds 3 | --seed-list 0,1,2] [--out runs/repro-<task>]
                     [--data-dir <dir>] [--cache-dir <dir>] [--pretrain-texts N|all] [--train-prompts N] [--quick] [--no-png]
 Shared stages (BPE tokenizer, pretraining = the GPT2 column, SFT, kit reward model) are cached under
 --cache-dir (default <out>/../cache) keyed by config hash and reused across seeds and runs; each seed
@@ -42,7 +43,8 @@ export async function run(argv: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
-  if (values.task !== 'imdb-mini' && values.task !== 'jigsaw-mini') throw new Error(`repro: --task must be imdb-mini or jigsaw-mini, got ${JSON.stringify(values.task)}\n${HELP}`);
+  const miniatures = Object.values(TASKS).filter((t) => t.scaledFrom).map((t) => t.name as string);
+  if (!miniatures.includes(values.task!)) throw new Error(`repro: --task must be one of ${miniatures.join(', ')}, got ${JSON.stringify(values.task)}\n${HELP}`);
   readDefaults.allowReplacement = values['allow-replacement']!; // dataset loaders: invalid UTF-8 as U+FFFD, counted
   let seeds: number[];
   if (values['seed-list'] !== undefined) {
@@ -65,7 +67,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const r = await runRepro({
     pretrainTexts, trainPrompts,
-    task: values.task, seeds, out: values.out ?? `runs/repro-${values.task}`, dataDir: values['data-dir'], cacheDir: values['cache-dir'],
+    task: values.task!, seeds, out: values.out ?? `runs/repro-${values.task}`, dataDir: values['data-dir'], cacheDir: values['cache-dir'],
     quick: values.quick, png: !values['no-png'],
   });
   console.log(r.table);
