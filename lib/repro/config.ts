@@ -66,7 +66,8 @@ export function reproConfig(spec: TaskSpec, o: { quick?: boolean; pretrainTexts?
     trainPrompts: budget.trainPrompts,
     model: { n_layer: 2, n_embd: 128, n_head: 4, n_positions: 128, dropout: 0.1 },
     tokenizer: { vocabSize: 4096, maxTexts: 20000 },
-    pretrain: { epochs: 1, batchSize: 32, lr: 1e-3, maxLength: 64, maxTexts: o.pretrainTexts === undefined ? null : o.pretrainTexts, seed: 0 },
+    // pretraining covers every position PPO uses (imdb-small: 64 + 48 = 112), at least 64 tokens
+    pretrain: { epochs: 1, batchSize: 32, lr: 1e-3, maxLength: Math.max(64, spec.promptTokens + spec.maxNewTokens), maxTexts: o.pretrainTexts === undefined ? null : o.pretrainTexts, seed: 0 },
     sft: { epochs: spec.sft.epochs, batchSize: spec.sft.batchSize * spec.sft.gradAccum, lr: spec.sft.learningRate, maxLength: spec.sft.maxSeqLength, seed: spec.sft.seed, maxTexts: null },
     reward: { limit: null, hashBits: null },
     ppo: {
