@@ -1,14 +1,15 @@
 /**
- * `rarlhf bench <name>`: each benchmark prints one JSON line. Benchmarks live next to the code
- * they measure (lib/<area>/bench.ts exporting `bench(): Promise<object>`).
+ * `rarlhf bench <name>`: each benchmark prints one JSON line. Benchmarks live in lib/bench/, one
+ * file per area, each exporting `bench(): Promise<object>`; it is a top layer, so a benchmark may
+ * import any module without an arrow running back up.
  */
 const BENCHES: Record<string, string> = {
-  engine: '../../engine/bench',
-  text: '../../text/bench',
-  data: '../../data/bench',
-  ppo: '../../rl/bench',
-  reward: '../../rewards/bench',
-  eval: '../../eval/bench',
+  engine: '../../bench/engine',
+  text: '../../bench/text',
+  data: '../../bench/data',
+  ppo: '../../bench/ppo',
+  reward: '../../bench/reward',
+  eval: '../../bench/eval',
 };
 
 export async function run(argv: string[]): Promise<void> {

@@ -8,9 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '../engine/rng';
-import { aggregateSeeds, evaluateTable, type EvalSpec } from './evaluate';
-import { readGenerations, writeGenerations, type Row } from './generations';
-import { writeReport } from './report';
+import { aggregateSeeds, evaluateTable, type EvalSpec } from '../eval/evaluate';
+import { readGenerations, writeGenerations, type Row } from '../eval/generations';
+import { writeReport } from '../eval/report';
 
 const WORDS = 'the a movie film was is great bad terrible wonderful plot acting story boring fun love hate and but not very really'.split(' ');
 
@@ -58,7 +58,7 @@ export async function bench(argv: string[] = []): Promise<object> {
 async function perplexityThroughput(): Promise<object> {
   const { initEngine } = await import('../engine');
   const { GPT2LMHeadModel } = await import('../models/gpt2');
-  const { causalLMLogprobs, perplexityOfIds } = await import('./perplexity');
+  const { causalLMLogprobs, perplexityOfIds } = await import('../eval/perplexity');
   const engine = await initEngine({ quiet: true });
   const model = new GPT2LMHeadModel({ preset: 'tiny' }, { seed: 0 });
   const rng = new Rng(1);

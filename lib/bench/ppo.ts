@@ -19,8 +19,8 @@ import { loadTask } from '../data/tasks';
 import { loadRewardModel } from '../rewards/load';
 import type { RewardModel } from '../rewards/types';
 import { loadSFTConfig, loadTrainConfig } from '../config/schemas';
-import { defaultTokenizer } from './setup';
-import { trainPPO, type StepRecord } from './train-loop';
+import { defaultTokenizer } from '../rl/setup';
+import { trainPPO, type StepRecord } from '../rl/train-loop';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 

@@ -6,13 +6,13 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
-import { loadImdb } from './imdb';
-import { loadJigsaw } from './jigsaw';
-import { loadOlid } from './olid';
-import { resolveDataDir } from './paths';
-import { makePrompts } from './prompts';
-import { loadRtp } from './rtp';
-import { loadTask, TASKS } from './tasks';
+import { loadImdb } from '../data/imdb';
+import { loadJigsaw } from '../data/jigsaw';
+import { loadOlid } from '../data/olid';
+import { resolveDataDir } from '../data/paths';
+import { makePrompts } from '../data/prompts';
+import { loadRtp } from '../data/rtp';
+import { loadTask, TASKS } from '../data/tasks';
 
 export async function bench(argv: string[]): Promise<object> {
   const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' }, quick: { type: 'boolean' } } });

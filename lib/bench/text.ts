@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { resolveDataDir } from '../data/paths';
-import { GPT2Tokenizer } from './gpt2-tokenizer';
-import { trainByteLevelBPE } from './bpe-trainer';
+import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
+import { trainByteLevelBPE } from '../text/bpe-trainer';
 
 function readTexts(file: string): string[] {
   return zlib.gunzipSync(fs.readFileSync(file)).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).text as string);

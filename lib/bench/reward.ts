@@ -11,12 +11,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../data/paths';
-import { loadImdbLabelled } from './data';
-import { loadRewardModel } from './load';
-import { OnnxRewardModel } from './onnx';
-import { readVocabTxt, writeTinyClassifier } from './tiny';
+import { loadImdbLabelled } from '../rewards/data';
+import { loadRewardModel } from '../rewards/load';
+import { OnnxRewardModel } from '../rewards/onnx';
+import { readVocabTxt, writeTinyClassifier } from '../rewards/tiny';
 import { dataFile } from '../data/paths';
-import type { RewardModel } from './types';
+import type { RewardModel } from '../rewards/types';
 
 /** Median of 3 timed passes after a warm-up pass. */
 async function time(model: RewardModel, texts: string[], batchSize: number): Promise<{ textsPerSec: number; seconds: number }> {

@@ -15,10 +15,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeEngine, initEngine, nativeActive, nativeStatus, setNativeThreads, tf } from './index';
-import { AdamW } from './optim';
-import { formatProfile, profileKernels } from './profile';
-import { Rng } from './rng';
+import { describeEngine, initEngine, nativeActive, nativeStatus, setNativeThreads, tf } from '../engine/index';
+import { AdamW } from '../engine/optim';
+import { formatProfile, profileKernels } from '../engine/profile';
+import { Rng } from '../engine/rng';
 import { GPT2LMHeadModel } from '../models/gpt2';
 import { generate, lmLoss } from '../models/generate';
 
