@@ -104,6 +104,30 @@ export function fitCalibration(z: number[], ref: number[], method: 'moments' | '
   return { scale, shift: mean(ref) - scale * mean(z), method: `mean/std matching of z to the reference logits over ${where}` };
 }
 
+/** Raw model output z for texts (any kit architecture). */
+export type RawScorer = (texts: string[]) => Promise<number[]>;
+
+/** The IMDB calibration z -> distilbert-imdb POSITIVE logit, fitted on calibrationRows(reference).fit. */
+export async function calibrateImdb(raw: RawScorer, reference: readonly ReferenceRow[], method: 'moments' | 'lsq' = 'moments'): Promise<{ calibration: KitRewardConfig['calibration']; z: number[] }> {
+  const { fit: calRows } = calibrationRows(reference);
+  const z = await raw(calRows.map((r) => r.text));
+  return { calibration: fitCalibration(z, calRows.map((r) => r.logit), method, `${z.length} distilbert-imdb reference rows (MD5-even half; all excluded from training)`), z };
+}
+
+/**
+ * The toxicity calibration: z is on the toxic-bert scale already, but the BCE rows compress its
+ * spread; match mean/std on the validation Jigsaw rows (reward-train side of the held-out rule,
+ * not used by the fit). toxic-bert's logit saturates, a linear model does not (short texts with
+ * strong n-grams go far past it), so the reward is clipped to the range of the toxic-bert rewards seen in training.
+ */
+export async function calibrateToxicity(raw: RawScorer, val: readonly ToxicityRow[], train: readonly ToxicityRow[], method: 'moments' | 'lsq' = 'moments'): Promise<KitRewardConfig['calibration']> {
+  const valRef = val.filter((r) => r.reward !== undefined);
+  const zVal = await raw(valRef.map((r) => r.text));
+  const cal = fitCalibration(zVal, valRef.map((r) => r.reward!), method, `${valRef.length} validation Jigsaw rows with toxic-bert rewards (reward-train side, not used by the fit)`);
+  const seen = train.filter((r) => r.reward !== undefined).map((r) => r.reward!);
+  return { ...cal, clip: [Math.min(...seen), Math.max(...seen)] };
+}
+
 export async function trainImdbReward(opts: TrainOptions = {}): Promise<{ model: KitRewardModel; fit: FitReport }> {
   const h = { ...DEFAULT_HYPER.imdb, ...opts.hyper };
   const log = opts.log ?? (() => {});
@@ -120,9 +144,8 @@ export async function trainImdbReward(opts: TrainOptions = {}): Promise<{ model:
     log,
     afterEpoch: async () => `val acc ${accuracy(await model.rawScores(valTexts), valLabels).toFixed(4)}`,
   });
-  const { fit: calRows } = calibrationRows(data.reference);
-  const z = await model.rawScores(calRows.map((r) => r.text));
-  model.config.calibration = fitCalibration(z, calRows.map((r) => r.logit), opts.calibration ?? 'moments', `${z.length} distilbert-imdb reference rows (MD5-even half; all excluded from training)`);
+  const { calibration, z } = await calibrateImdb((t) => model.rawScores(t), data.reference, opts.calibration);
+  model.config.calibration = calibration;
   model.config.training = { ...h, trainRows: train.length, valRows: data.val.length, excluded: data.excluded, seconds: fit.seconds, steps: fit.steps, epochLoss: fit.epochLoss, zOnCalibrationRows: { mean: mean(z), std: std(z) } };
   return { model, fit };
 }
@@ -181,15 +204,7 @@ export async function trainToxicityReward(opts: TrainOptions = {}): Promise<{ mo
       return `val acc ${accuracy(z, valNonToxic).toFixed(4)} val Spearman vs toxic-bert ${spearman(zr, ref).toFixed(4)} (n=${ref.length})`;
     },
   });
-  // z is on the toxic-bert scale already, but the BCE rows compress its spread; match mean/std on
-  // the validation Jigsaw rows (reward-train side of the held-out rule, not used by the fit)
-  const valRef = data.val.filter((r) => r.reward !== undefined);
-  const zVal = await model.rawScores(valRef.map((r) => r.text));
-  const cal = fitCalibration(zVal, valRef.map((r) => r.reward!), opts.calibration ?? 'moments', `${valRef.length} validation Jigsaw rows with toxic-bert rewards (reward-train side, not used by the fit)`);
-  // toxic-bert's logit saturates; a linear model does not (short texts with strong n-grams go far
-  // past it), so clip to the range of the toxic-bert rewards seen in training
-  const seen = train.filter((r) => r.reward !== undefined).map((r) => r.reward!);
-  model.config.calibration = { ...cal, clip: [Math.min(...seen), Math.max(...seen)] };
+  model.config.calibration = await calibrateToxicity((t) => model.rawScores(t), data.val, train, opts.calibration);
   model.config.training = { ...h, trainRows: train.length, valRows: data.val.length, heldOutRows: data.heldOut, ambiguousRows: data.ambiguous, bySource, seconds: fit.seconds, steps: fit.steps, epochLoss: fit.epochLoss, heldOutRule: 'isRewardTrainRow(text): FNV-1a(text) even (lib/rewards/heldout.ts)' };
   return { model, fit };
 }
