@@ -83,9 +83,11 @@ export interface ToxicityEval {
   seconds: number;
 }
 
-export async function evaluateToxicity(model: RewardModel, opts: { dataDir?: string; score?: ScoreOptions } = {}): Promise<ToxicityEval> {
+export async function evaluateToxicity(model: RewardModel, opts: { dataDir?: string; limit?: number; score?: ScoreOptions } = {}): Promise<ToxicityEval> {
   const t0 = Date.now();
-  const rows = (await loadToxicityLabelled(opts.dataDir)).filter(rowIsRewardEval);
+  let rows = (await loadToxicityLabelled(opts.dataDir)).filter(rowIsRewardEval);
+  // limit: every k-th row (quick runs); the default is every held-out row
+  if (opts.limit) rows = rows.filter((_, i) => i % Math.ceil(rows.length / opts.limit!) === 0);
   const scores = await model.score(rows.map((r) => r.text), opts.score);
   const bySource = new Map<string, { s: number[]; nonToxic: number[]; ref: number[] }>();
   rows.forEach((r, i) => {

@@ -15,7 +15,9 @@
  */
 import { hashHalves } from '../data/split';
 import type { EvalRows } from '../data/tasks';
+import { OnnxRewardModel } from './onnx';
 import { KitRewardModel } from './trained';
+import { TransformerRewardModel } from './transformer';
 import type { RewardModel } from './types';
 
 const identity = (t: string) => t;
@@ -34,8 +36,20 @@ export function isRewardEvalRow(text: string): boolean {
 /**
  * The loadTask `evalRows` an evaluation with `reward` needs: a kit toxicity model was trained on
  * the reward-train side of the rule, so its evaluation prompts must come from the other side.
- * The real classifiers (ONNX toxic-bert / distilbert-imdb) and kit IMDB models need no restriction.
+ * That holds for both kit architectures (linear, transformer; the latter also when loaded through
+ * ONNX). The real classifiers (ONNX toxic-bert / distilbert-imdb) and kit IMDB models need no restriction.
  */
 export function evalRowsFor(reward: RewardModel): EvalRows {
-  return reward instanceof KitRewardModel && reward.config.task === 'toxicity' ? 'reward-heldout' : 'all';
+  return kitRewardTask(reward) === 'toxicity' ? 'reward-heldout' : 'all';
+}
+
+/** The task a kit-trained reward model (linear, or transformer in TF.js or through ONNX) was trained for; null for other models. */
+export function kitRewardTask(reward: RewardModel): 'imdb' | 'toxicity' | null {
+  if (reward instanceof KitRewardModel) return reward.config.task;
+  if (reward instanceof TransformerRewardModel) return reward.meta.task;
+  if (reward instanceof OnnxRewardModel) {
+    const meta = reward.config.rarlhf as { task?: 'imdb' | 'toxicity' } | undefined;
+    return meta?.task ?? null;
+  }
+  return null;
 }

@@ -1,6 +1,8 @@
 /**
  * One factory for every reward model: `loadRewardModel(spec)` where spec is
  *  - a kit model folder (config.json with format "rarlhf-kit-reward"),
+ *  - a kit transformer folder (config.json with rarlhf.format "rarlhf-kit-transformer-reward"): loaded
+ *    through its onnx/model.onnx like any ONNX classifier, truncating at its max_position_embeddings,
  *  - an ONNX classifier folder (config.json + tokenizer files + onnx/model.onnx or model.onnx),
  *  - a Hugging Face id ("unitary/toxic-bert"), resolved in the local hub cache
  *    (models--org--name/snapshots/<commit>, via lib/models/hub.ts; no download is attempted here).
@@ -10,6 +12,7 @@ import * as path from 'node:path';
 import { classifyModelRef, hubDownload } from '../models/hub';
 import { KNOWN_HEADS, OnnxRewardModel, type OnnxHead } from './onnx';
 import { KIT_FORMAT, KitRewardModel } from './trained';
+import { isTransformerRewardConfig } from './transformer';
 import type { RewardModel } from './types';
 
 export type RewardSpec = string | { path: string; head?: OnnxHead; maxLength?: number; revision?: string };
@@ -45,6 +48,10 @@ export async function loadRewardModel(spec: RewardSpec): Promise<RewardModel> {
     throw new Error(`loadRewardModel: ${cfgFile} is not valid JSON (${(e as Error).message})`);
   }
   if (cfg.format === KIT_FORMAT) return KitRewardModel.load(dir);
+  // a kit transformer folder is an ONNX classifier folder: scored exactly as PPO would score distilbert-imdb
+  if (isTransformerRewardConfig(cfg) && !fs.existsSync(path.join(dir, 'onnx', 'model.onnx'))) {
+    throw new Error(`loadRewardModel: ${path.join(dir, 'onnx', 'model.onnx')} not found (a kit transformer reward folder needs its ONNX export; retrain with rarlhf reward train --arch transformer)`);
+  }
   const head = s.head ?? (hubId ? KNOWN_HEADS[hubId] : undefined);
   return OnnxRewardModel.load(dir, { name: hubId ?? path.basename(path.resolve(dir)), head, maxLength: s.maxLength });
 }

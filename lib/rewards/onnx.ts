@@ -56,6 +56,8 @@ export class OnnxRewardModel implements RewardModel {
     private readonly model: Clf,
     readonly maxLength: number,
     private readonly T: TF,
+    /** The folder's parsed config.json (kit transformer rewards keep their task etc. under "rarlhf"). */
+    readonly config: Record<string, unknown> = {},
   ) {}
 
   /** Load from a local folder. `head` defaults to the known model's or to inferHead(id2label). */
@@ -63,7 +65,7 @@ export class OnnxRewardModel implements RewardModel {
     const abs = path.resolve(dir);
     const cfgFile = path.join(abs, 'config.json');
     if (!fs.existsSync(cfgFile)) throw new Error(`ONNX reward model: ${cfgFile} not found`);
-    const config = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { id2label?: Record<string, string>; model_type?: string };
+    const config = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { id2label?: Record<string, string>; model_type?: string; max_position_embeddings?: number };
     if (!config.model_type) throw new Error(`${cfgFile}: field "model_type" is missing`);
     if (!config.id2label) throw new Error(`${cfgFile}: field "id2label" is missing`);
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
@@ -88,9 +90,10 @@ export class OnnxRewardModel implements RewardModel {
     });
     loadChain = run.catch(() => undefined);
     const { tokenizer, model, T } = await run;
-    const maxLength = opts.maxLength ?? 512;
+    // a model with fewer positions than 512 (the kit's transformer reward) truncates at its own length
+    const maxLength = opts.maxLength ?? Math.min(512, config.max_position_embeddings ?? 512);
     if (!Number.isInteger(maxLength) || maxLength < 3) throw new Error(`ONNX reward model: maxLength must be an integer >= 3, got ${maxLength}`);
-    return new OnnxRewardModel(opts.name ?? path.basename(abs), head, labels, tokenizer, model, maxLength, T);
+    return new OnnxRewardModel(opts.name ?? path.basename(abs), head, labels, tokenizer, model, maxLength, T, config);
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * `rarlhf reward train --task imdb|toxicity [--data-dir <dir>] --out <dir> [--epochs n] [--limit n] [--seed n] [--calibration moments|lsq]`
+ * `rarlhf reward train --task imdb|toxicity [--arch linear|transformer] [--quick] [--data-dir <dir>] --out <dir> [--epochs n] [--limit n] [--seed n] [--calibration moments|lsq]`
  * `rarlhf reward eval  --model <spec> --task imdb|toxicity [--data-dir <dir>] [--json]`
  * `rarlhf reward score --model <spec> [--text "..."]...   (or one text per line on stdin)`
  * <spec>: a kit model folder, an ONNX classifier folder, or a Hugging Face id in the hub cache.
@@ -8,17 +8,19 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { evaluateImdb, evaluateToxicity } from '../../rewards/evaluate';
 import { loadRewardModel } from '../../rewards/load';
-import { trainImdbReward, trainToxicityReward } from '../../rewards/train';
+import { parseRewardArch, quickDefaults, recordMetrics, trainKitReward, type KitReward } from '../../rewards/arch';
 import { readDefaults } from '../../data/readers';
 import { parseDecimal } from '../../data/strict';
 import { acquireRunLock, checkOutputPath } from '../../rl/run-folder';
 
 const USAGE = `usage:
-  rarlhf reward train --task imdb|toxicity --out <dir> [--data-dir <dir>] [--epochs n] [--limit n] [--seed n] [--calibration moments|lsq]
-  rarlhf reward eval  --model <spec> --task imdb|toxicity [--data-dir <dir>] [--json]
+  rarlhf reward train --task imdb|toxicity --out <dir> [--arch linear|transformer] [--quick] [--data-dir <dir>] [--epochs n] [--limit n] [--seed n] [--calibration moments|lsq]
+  rarlhf reward eval  --model <spec> --task imdb|toxicity [--data-dir <dir>] [--limit n] [--json]
   rarlhf reward score --model <spec> [--text "..."]...   (no --text: one text per line on stdin)
 --allow-replacement (train, eval): read invalid UTF-8 in the data as U+FFFD (counted and printed) instead of failing
-<spec> = kit model folder | ONNX classifier folder | Hugging Face id (local hub cache)`;
+--arch: linear (default) = hashed n-gram linear model; transformer = small BERT saved in HF layout with onnx/model.onnx
+--quick (train): test-sized model and data (seconds; numbers not meaningful)
+<spec> = kit model folder (either arch) | ONNX classifier folder | Hugging Face id (local hub cache)`;
 
 function task(v: string | undefined): 'imdb' | 'toxicity' {
   if (v !== 'imdb' && v !== 'toxicity') throw new Error(`--task must be imdb or toxicity, got ${JSON.stringify(v)}\n${USAGE}`);
@@ -63,6 +65,8 @@ export async function run(argv: string[]): Promise<void> {
       limit: { type: 'string' },
       seed: { type: 'string' },
       calibration: { type: 'string' },
+      arch: { type: 'string' },
+      quick: { type: 'boolean', default: false },
       text: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
       'allow-replacement': { type: 'boolean', default: false },
@@ -88,16 +92,20 @@ export async function run(argv: string[]): Promise<void> {
     if (seed !== undefined) hyper.seed = seed;
     const cal = values.calibration;
     if (cal !== undefined && cal !== 'moments' && cal !== 'lsq') throw new Error(`--calibration must be moments or lsq, got ${JSON.stringify(cal)}`);
-    const opts = { dataDir, hyper, limit: intOpt('limit', values.limit), log, calibration: cal as 'moments' | 'lsq' | undefined };
+    const arch = parseRewardArch(values.arch);
+    const quick = values.quick!;
+    const opts = { dataDir, hyper, limit: intOpt('limit', values.limit), log, calibration: cal as 'moments' | 'lsq' | undefined, quick };
+    // --quick evaluates on a subsample too (the full held-out sets take minutes for a transformer)
+    const evalLimit = quick ? quickDefaults(arch).evalLimit : undefined;
     // a model folder, not a resumable run: no --resume/--force rules, but one writer at a time
     const lock = acquireRunLock(values.out, 'rarlhf reward train');
-    let model: Awaited<ReturnType<typeof trainImdbReward>>['model'];
+    let model: KitReward;
     let ev: Awaited<ReturnType<typeof evaluateImdb>> | Awaited<ReturnType<typeof evaluateToxicity>>;
     try {
-      ({ model } = t === 'imdb' ? await trainImdbReward(opts) : await trainToxicityReward(opts));
-      log('evaluating on held-out data ...');
-      ev = t === 'imdb' ? await evaluateImdb(model, { dataDir }) : await evaluateToxicity(model, { dataDir });
-      model.config.metrics = ev as unknown as Record<string, unknown>;
+      ({ model } = await trainKitReward(t, arch, opts));
+      log(`evaluating on held-out data${evalLimit ? ` (--quick: about ${evalLimit} rows)` : ''} ...`);
+      ev = t === 'imdb' ? await evaluateImdb(model, { dataDir, limit: evalLimit }) : await evaluateToxicity(model, { dataDir, limit: evalLimit });
+      recordMetrics(model, ev);
       await model.save(values.out);
     } finally {
       lock.release();
@@ -110,7 +118,8 @@ export async function run(argv: string[]): Promise<void> {
     const t = task(values.task);
     if (!values.model) throw new Error(`reward eval: --model <spec> is required\n${USAGE}`);
     const model = await loadRewardModel(values.model);
-    const ev = t === 'imdb' ? await evaluateImdb(model, { dataDir }) : await evaluateToxicity(model, { dataDir });
+    const limit = intOpt('limit', values.limit); // subsample of the held-out rows (default: all)
+    const ev = t === 'imdb' ? await evaluateImdb(model, { dataDir, limit }) : await evaluateToxicity(model, { dataDir, limit });
     if (values.json) console.log(JSON.stringify(ev));
     else printEval(ev);
     await model.dispose?.();
