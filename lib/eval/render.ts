@@ -4,8 +4,10 @@
  *
  * One browser per process, started lazily on the first PNG and closed by `closeRenderer()` or
  * after `idleCloseMs` without renders (a live browser pipe would otherwise keep Node running).
- * No Chromium -> PNG functions return null after one warning; nothing throws.
+ * Chromium runs in an empty network namespace of its own where the machine allows one (see
+ * `chromiumNetIsolation`). No Chromium -> PNG functions return null after one warning; nothing throws.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -61,13 +63,17 @@ export function writeFigureHtml(file: string, fig: Figure, mode: PlotlyMode = 'b
 // ---------------------------------------------------------------- PNG via Chromium
 
 /**
+ * First layer (see `chromiumNetIsolation`): Chromium starts inside a network namespace of its own
+ * that holds only a loopback interface, down, so no socket call can reach anything outside it.
+ * Second layer, and the only one where no namespace can be made: these flags.
  * Rendering needs no network, and Chromium should try none: --disable-background-networking alone
  * still let it resolve update.googleapis.com / accounts.google.com (9+ DNS queries). Every host
  * name now maps to "not found" inside Chromium (127.0.0.1 is left as it is), so no DNS query and
  * no outside TCP connect happens; pings and domain reliability reports are off too. Left: the
  * host resolver's IPv6 reachability check, a UDP connect() to 2001:4860:4860::8888 that sends no
- * packet (the kernel only picks a route); no Chromium flag removes it. No --disable-features here:
- * Chromium keeps only the last one, which would drop playwright's own list.
+ * packet (the kernel only picks a route); no Chromium flag removes it. Inside the namespace the
+ * kernel has no route for it and fails the call (EADDRNOTAVAIL / ENETUNREACH).
+ * No --disable-features here: Chromium keeps only the last one, which would drop playwright's own list.
  * test/render-offline.test.ts traces the browser's socket calls and fails on anything else.
  */
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -87,6 +93,55 @@ export function chromiumPath(): string | null {
   return null;
 }
 
+/**
+ * How Chromium is kept off the network: 'netns' (`unshare -n`, as root), 'netns-user'
+ * (`unshare -rn`: a user namespace first, for other users) or 'flags' (no namespace could be made:
+ * Chromium's offline flags only, said once on stderr). Probed once per process by running
+ * `unshare -n true` / `unshare -rn true`; RARLHF_CHROMIUM_NETNS=0 forces 'flags' (silently).
+ */
+export type NetIsolation = 'netns' | 'netns-user' | 'flags';
+
+/** Execs the real Chromium (same pid, same playwright pipes) inside the new namespace. */
+export const NETNS_WRAPPER = path.resolve(__dirname, '../../scripts/chromium-netns.sh');
+
+type Isolation = { mode: NetIsolation; unshare?: string; flags?: string };
+let isolation: Isolation | null = null;
+let isolationNoted = false;
+
+function probeIsolation(): Isolation {
+  if (process.env.RARLHF_CHROMIUM_NETNS === '0' || process.platform !== 'linux') return { mode: 'flags' };
+  const unshare = ['/usr/bin/unshare', '/bin/unshare'].find((p) => fs.existsSync(p));
+  if (!unshare) return { mode: 'flags' };
+  try { fs.accessSync(NETNS_WRAPPER, fs.constants.X_OK); } catch { return { mode: 'flags' }; }
+  const tries: [NetIsolation, string][] = process.getuid?.() === 0 ? [['netns', '-n'], ['netns-user', '-rn']] : [['netns-user', '-rn']];
+  for (const [mode, flags] of tries) {
+    if (spawnSync(unshare, [flags, 'true'], { stdio: 'ignore', timeout: 10_000 }).status === 0) return { mode, unshare, flags };
+  }
+  return { mode: 'flags' };
+}
+
+/** The isolation Chromium gets (probed once per process, then cached). */
+export function chromiumNetIsolation(): NetIsolation {
+  isolation ??= probeIsolation();
+  return isolation.mode;
+}
+
+function noteNoNamespace(): void {
+  if (isolationNoted || process.env.RARLHF_CHROMIUM_NETNS === '0') return;
+  isolationNoted = true;
+  console.error("[rarlhf] figures: no network namespace available; rendering with Chromium's offline flags");
+}
+
+/** playwright launch options: through the namespace wrapper unless `plain`. */
+function launchOptions(exe: string, plain: boolean): { executablePath: string; args: string[]; env?: NodeJS.ProcessEnv } {
+  const iso = isolation ??= probeIsolation();
+  if (plain || iso.mode === 'flags') return { executablePath: exe, args: CHROMIUM_ARGS };
+  return {
+    executablePath: NETNS_WRAPPER, args: CHROMIUM_ARGS,
+    env: { ...process.env, RARLHF_NETNS_UNSHARE: iso.unshare, RARLHF_NETNS_FLAGS: iso.flags, RARLHF_NETNS_CHROMIUM: exe },
+  };
+}
+
 let browser: Browser | null = null;
 let page: Promise<Page | null> | null = null;
 let idleTimer: NodeJS.Timeout | null = null;
@@ -103,17 +158,32 @@ function warnOnce(msg: string): void {
 async function openPage(): Promise<Page | null> {
   const exe = chromiumPath();
   if (!exe) { warnOnce('Chromium not found (install: apt-get install -y --no-install-recommends chromium, or set RARLHF_CHROMIUM)'); return null; }
+  const { chromium } = require('playwright-core') as typeof import('playwright-core');
+  const start = async (plain: boolean): Promise<Page> => {
+    try {
+      browser = await chromium.launch(launchOptions(exe, plain));
+      const p = await browser.newPage();
+      await p.setContent('<!DOCTYPE html><html><body></body></html>');
+      await p.addScriptTag({ path: plotlyBundlePath() });
+      return p;
+    } catch (e) {
+      await browser?.close().catch(() => undefined);
+      browser = null;
+      throw e;
+    }
+  };
+  if (chromiumNetIsolation() !== 'flags') {
+    try { return await start(false); } catch (e) {
+      isolation = { mode: 'flags' }; // a namespace could be made, but Chromium did not start inside it
+      isolationNoted = true;
+      console.error(`[rarlhf] figures: Chromium did not start inside a network namespace (${(e as Error).message.split('\n')[0]}); retrying with Chromium's offline flags only`);
+    }
+  }
+  noteNoNamespace();
   try {
-    const { chromium } = require('playwright-core') as typeof import('playwright-core');
-    browser = await chromium.launch({ executablePath: exe, args: CHROMIUM_ARGS });
-    const p = await browser.newPage();
-    await p.setContent('<!DOCTYPE html><html><body></body></html>');
-    await p.addScriptTag({ path: plotlyBundlePath() });
-    return p;
+    return await start(true);
   } catch (e) {
     warnOnce(`could not start Chromium at ${exe} (${(e as Error).message.split('\n')[0]})`);
-    await browser?.close().catch(() => undefined);
-    browser = null;
     return null;
   }
 }
