@@ -3,7 +3,8 @@
  * built from TRAIN_DEFAULTS (the paper's values) plus the overrides a pipeline scales down. The
  * policy and the frozen reference both start from the SFT checkpoint (spec 2.1).
  */
-import { TRAIN_DEFAULTS, type TrainConfig } from '../config/schemas';
+import { TRAIN_DEFAULTS, loadTrainConfig, type TrainConfig } from '../config/schemas';
+import type { Json } from '../config/index';
 import { GPT2WithValueHead } from '../models/gpt2';
 import { trainPPO } from '../rl/train-loop';
 import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
@@ -30,12 +31,14 @@ export interface PPOStageOptions {
   risk: { alpha: number; warmStart: number; rho: number };
   seed: number;
   progress: Progress;
+  /** `--set key=value` overrides on the resulting train config (a study arm's "set"), checked against the train schema */
+  sets?: readonly string[];
 }
 
-/** The trainPPO config of a pipeline stage: paper defaults + the scaled fields. */
-export function ppoTrainConfig(o: Pick<PPOStageOptions, 'task' | 'ppo' | 'risk' | 'seed'>): TrainConfig {
+/** The trainPPO config of a pipeline stage: paper defaults + the scaled fields (+ `sets`, validated). */
+export function ppoTrainConfig(o: Pick<PPOStageOptions, 'task' | 'ppo' | 'risk' | 'seed' | 'sets'>): TrainConfig {
   const d = TRAIN_DEFAULTS;
-  return {
+  const config: TrainConfig = {
     ...d,
     task: o.task,
     seed: o.seed,
@@ -46,6 +49,8 @@ export function ppoTrainConfig(o: Pick<PPOStageOptions, 'task' | 'ppo' | 'risk' 
     reward: { ...d.reward, batch_size: 256 },
     train: { ...d.train, steps: o.ppo.steps, save_every: o.ppo.steps },
   };
+  if (!o.sets?.length) return config;
+  return loadTrainConfig(undefined, [...o.sets], config as unknown as Record<string, Json>);
 }
 
 export async function runPPOStage(o: PPOStageOptions): Promise<Record<string, unknown>> {

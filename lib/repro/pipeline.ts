@@ -14,11 +14,13 @@ import { GPT2LMHeadModel } from '../models/gpt2';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import { trainByteLevelBPE } from '../text/bpe-trainer';
 import { loadTask, getTaskSpec, type TaskData } from '../data/tasks';
+import type { TaskSpec } from '../data/task-specs';
 import { filterByLength, loadImdb } from '../data/imdb';
 import { seededSample } from '../data/split';
 import { makePrompts, type PromptTokenizer } from '../data/prompts';
 import { trainImdbReward, trainToxicityReward } from '../rewards/train';
-import { KitRewardModel } from '../rewards/trained';
+import { loadRewardModel } from '../rewards/load';
+import type { RewardModel } from '../rewards/types';
 import { evalRowsFor } from '../rewards/heldout';
 import { writeGenerations } from '../eval/generations';
 import { meanQuantileCurves, type EvalResult } from '../eval/evaluate';
@@ -44,6 +46,8 @@ export interface ReproOptions {
   trainPrompts?: number | null;
   quiet?: boolean;
   png?: boolean;
+  /** reward-model kind, a key of REWARD_KINDS (default 'linear': the kit's hashed n-gram model) */
+  reward?: string;
 }
 
 export const REPRO_MODELS = ['gpt2', 'sft', 'rlhf', 'ra_rlhf'] as const;
@@ -101,18 +105,44 @@ async function sharedStages(cfg: ReproConfig, task: TaskData, o: ReproOptions, c
     return { texts: sftTexts.length, steps: summary.steps, evalLossBefore: summary.eval_loss_before, evalLoss: summary.eval_loss, finalTrainLoss: summary.final_train_loss };
   }, timings);
 
-  const rewardKind = imdb ? 'imdb' : 'toxicity';
-  const rwStage = stage(`reward-${rewardKind}`, { kind: rewardKind, reward: cfg.reward });
-  await runStage(rwStage, progress, async (st) => {
-    const opts = { dataDir: o.dataDir, limit: cfg.reward.limit ?? undefined, hyper: cfg.reward.hashBits ? { hashBits: cfg.reward.hashBits } : undefined, log: (m: string) => { st.log({ msg: m }); progress.log(`  ${m}`); } };
-    const { model, fit } = imdb ? await trainImdbReward(opts) : await trainToxicityReward(opts);
-    await model.save(path.join(st.dir, 'model'));
-    model.dispose();
-    return { steps: fit.steps, trainSeconds: fit.seconds };
-  }, timings);
+  const kind = o.reward ?? 'linear';
+  const rewardStage = REWARD_KINDS[kind];
+  if (!rewardStage) throw new Error(`repro: unknown reward kind "${kind}" (known: ${Object.keys(REWARD_KINDS).join(', ')})`);
+  const reward = await rewardStage({ cfg, task, dataDir: o.dataDir, stage, progress, timings });
 
-  return { tokenizer, gpt2, sft: path.join(sftStage.dir, 'checkpoints', 'final'), reward: path.join(rwStage.dir, 'model') };
+  return { tokenizer, gpt2, sft: path.join(sftStage.dir, 'checkpoints', 'final'), reward };
 }
+
+/** What a reward stage gets: `stage(name, key)` makes a cached stage folder under the task's cache. */
+export interface RewardStageContext {
+  cfg: ReproConfig;
+  task: TaskData;
+  dataDir?: string;
+  stage: (name: string, key: unknown) => Stage;
+  progress: Progress;
+  timings: StageRecord[];
+}
+
+/**
+ * Reward models by kind (a study spec's "reward" field, ReproOptions.reward): each trains or finds
+ * a model as a cached stage and returns a folder loadRewardModel reads.
+ */
+export const REWARD_KINDS: Record<string, (c: RewardStageContext) => Promise<string>> = {
+  /** the kit's hashed uni+bigram linear model, calibrated to the paper classifier's logit scale */
+  linear: async ({ cfg, task, dataDir, stage, progress, timings }) => {
+    const imdb = task.spec.dataset === 'imdb';
+    const rewardKind = imdb ? 'imdb' : 'toxicity';
+    const rwStage = stage(`reward-${rewardKind}`, { kind: rewardKind, reward: cfg.reward });
+    await runStage(rwStage, progress, async (st) => {
+      const opts = { dataDir, limit: cfg.reward.limit ?? undefined, hyper: cfg.reward.hashBits ? { hashBits: cfg.reward.hashBits } : undefined, log: (m: string) => { st.log({ msg: m }); progress.log(`  ${m}`); } };
+      const { model, fit } = imdb ? await trainImdbReward(opts) : await trainToxicityReward(opts);
+      await model.save(path.join(st.dir, 'model'));
+      model.dispose();
+      return { steps: fit.steps, trainSeconds: fit.seconds };
+    }, timings);
+    return path.join(rwStage.dir, 'model');
+  },
+};
 
 /**
  * Train prompt ids for `n` prompts. The task's own size: loadTask's prompts unchanged. Another size
@@ -127,27 +157,43 @@ export async function trainPromptIds(task: TaskData, n: number, tokenizer: Promp
   return makePrompts(seededSample(rows, n, task.spec.dataSeed).map((r) => r.text), tokenizer, task.spec.promptTokens).map((p) => p.queryIds);
 }
 
-export async function runRepro(o: ReproOptions): Promise<ReproResult> {
-  const t0 = performance.now();
+/** Everything the per-seed runs of `repro` and `study` share: config, cached stages, prompts, reward. */
+export interface ReproContext {
+  spec: TaskSpec;
+  cfg: ReproConfig;
+  out: string;
+  cache: string;
+  progress: Progress;
+  timings: StageRecord[];
+  shared: { tokenizer: GPT2Tokenizer; gpt2: string; sft: string; reward: string };
+  reward: RewardModel;
+  task: TaskData;
+  taskNotes: string[];
+  trainPrompts: number[][];
+  testPrompts: TaskData['test'];
+  pplTexts: string[];
+  /** mean per-text perplexity of the held-out texts under a checkpoint */
+  pplOf: (dir: string) => Promise<number>;
+}
+
+/** Engine, shared stages (cached), reward model, task prompts and perplexity texts. `command` labels the log line. */
+export async function prepareRepro(o: ReproOptions, command = 'repro'): Promise<ReproContext> {
   const spec = getTaskSpec(o.task);
   const cfg = reproConfig(spec, { quick: o.quick, pretrainTexts: o.pretrainTexts, trainPrompts: o.trainPrompts });
   const out = path.resolve(o.out);
   const cache = path.resolve(o.cacheDir ?? path.join(out, '..', 'cache'), cfg.task);
   fs.mkdirSync(out, { recursive: true });
-  writeJson(path.join(out, 'config.json'), { ...cfg, seeds: o.seeds, cache, taskNotes: spec.notes });
-  let taskNotes: string[] = spec.notes;
   const progress = new Progress(o.quiet);
   const timings: StageRecord[] = [];
   const engine = await initEngine({ quiet: o.quiet });
-  progress.log(`rarlhf repro ${cfg.task} seeds [${o.seeds.join(', ')}] -> ${out} (cache ${cache}, backend ${engine.backend})`);
+  progress.log(`rarlhf ${command} ${cfg.task} seeds [${o.seeds.join(', ')}] -> ${out} (cache ${cache}, backend ${engine.backend})`);
 
   // Prompts need the policy tokenizer: train it first (from raw task text), then load the task with it.
   const task0 = await loadTask(o.task, { dataDir: o.dataDir, tokenizer: { encode: () => [0], decode: () => '' } });
   const shared = await sharedStages(cfg, task0, o, cache, progress, timings);
-  const reward = await KitRewardModel.load(shared.reward);
+  const reward = await loadRewardModel(shared.reward);
   // A kit toxicity model was trained on part of the Jigsaw rows: evaluate on its held-out side only.
   const task = await loadTask(o.task, { dataDir: o.dataDir, tokenizer: shared.tokenizer, evalRows: evalRowsFor(reward) });
-  taskNotes = task.notes;
   const trainPrompts = await trainPromptIds(task, cfg.trainPrompts, shared.tokenizer, o.dataDir);
   if (trainPrompts.length !== task.train.length) progress.log(`train prompts: ${trainPrompts.length} (M ${cfg.ppo.steps}, warm start n ${cfg.risk.warmStart})`);
   const testPrompts = task.test.slice(0, cfg.eval.nPrompts);
@@ -158,6 +204,13 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
     const { model } = loadLM(dir);
     try { return (await modelPerplexity(model, shared.tokenizer, pplTexts, cfg.eval.perplexityChars)).mean; } finally { model.dispose(); }
   };
+  return { spec, cfg, out, cache, progress, timings, shared, reward, task, taskNotes: task.notes, trainPrompts, testPrompts, pplTexts, pplOf };
+}
+
+export async function runRepro(o: ReproOptions): Promise<ReproResult> {
+  const t0 = performance.now();
+  const { spec, cfg, out, cache, progress, timings, shared, reward, taskNotes, trainPrompts, testPrompts, pplTexts, pplOf } = await prepareRepro(o);
+  writeJson(path.join(out, 'config.json'), { ...cfg, seeds: o.seeds, cache, reward: o.reward ?? 'linear', taskNotes: spec.notes });
   const ppl: Record<string, number[]> = { gpt2: [], sft: [], rlhf: [], ra_rlhf: [] };
   const basePpl = { gpt2: await pplOf(shared.gpt2), sft: await pplOf(shared.sft) };
 
@@ -205,7 +258,7 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   const md = renderResults(cfg, taskNotes, o, pplTexts.length, table.markdown, timings, totalSeconds, figs.png.map((f) => path.relative(out, f)), figs.html.map((f) => path.relative(out, f)));
   const resultsFile = path.join(out, 'results.md');
   fs.writeFileSync(resultsFile, md);
-  await reward.dispose();
+  await reward.dispose?.();
   progress.log(`results: ${resultsFile} (${totalSeconds.toFixed(0)} s)`);
   return { out, results: resultsFile, timings, totalSeconds, table: table.markdown };
 }
