@@ -420,26 +420,22 @@ static napi_value js_gather(napi_env env, napi_callback_info info) {
 
 /* segmentSum(heap, n, inner, numSegments, xOff, idsOff, outOff, isInt): scatter-add rows,
  * out[ids[i]] += x[i]; ids outside [0, numSegments) are dropped, as TF does. */
+#define SEGMENT_SUM(T)                                                                          \
+  do {                                                                                          \
+    const T *x = (const T *)(a.heap + (size_t)a.v[3]);                                          \
+    T *out = (T *)(a.heap + (size_t)a.v[5]);                                                    \
+    memset(out, 0, sizeof(T) * segs * inner);                                                   \
+    for (long i = 0; i < n; i++)                                                                \
+      if (ids[i] >= 0 && ids[i] < segs)                                                         \
+        for (long j = 0; j < inner; j++) out[ids[i] * inner + j] += x[i * inner + j];           \
+  } while (0)
 static napi_value js_segment_sum(napi_env env, napi_callback_info info) {
   Args a;
   if (!read_args(env, info, &a, 7)) return NULL;
   long n = SZ(a, 0), inner = SZ(a, 1), segs = SZ(a, 2);
   const int32_t *ids = I32(a, 4);
-  if (a.v[6] != 0) {
-    const int32_t *x = I32(a, 3);
-    int32_t *out = I32(a, 5);
-    memset(out, 0, sizeof(int32_t) * segs * inner);
-    for (long i = 0; i < n; i++)
-      if (ids[i] >= 0 && ids[i] < segs)
-        for (long j = 0; j < inner; j++) out[ids[i] * inner + j] += x[i * inner + j];
-  } else {
-    const float *x = F32(a, 3);
-    float *out = F32(a, 5);
-    memset(out, 0, sizeof(float) * segs * inner);
-    for (long i = 0; i < n; i++)
-      if (ids[i] >= 0 && ids[i] < segs)
-        for (long j = 0; j < inner; j++) out[ids[i] * inner + j] += x[i * inner + j];
-  }
+  if (a.v[6] != 0) SEGMENT_SUM(int32_t);
+  else SEGMENT_SUM(float);
   return NULL;
 }
 
