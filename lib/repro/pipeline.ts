@@ -18,7 +18,6 @@ import type { TaskSpec } from '../data/task-specs';
 import { filterByLength, loadImdb } from '../data/imdb';
 import { seededSample } from '../data/split';
 import { makePrompts, type PromptTokenizer } from '../data/prompts';
-import { trainImdbReward, trainToxicityReward } from '../rewards/train';
 import { loadRewardModel } from '../rewards/load';
 import type { RewardModel } from '../rewards/types';
 import { evalRowsFor } from '../rewards/heldout';
@@ -31,6 +30,7 @@ import { runPPOStage } from '../pipeline/ppo-adapter';
 import { generationRows } from '../pipeline/generations';
 import { evalSpec, evaluateFile, modelPerplexity, resultsTable, writeFigures } from '../pipeline/report';
 import { reproConfig, type ReproConfig } from './config';
+import { kitRewardStage } from './reward-stage';
 
 export interface ReproOptions {
   task: 'imdb-mini' | 'jigsaw-mini' | string;
@@ -106,9 +106,9 @@ async function sharedStages(cfg: ReproConfig, task: TaskData, o: ReproOptions, c
   }, timings);
 
   const kind = o.reward ?? 'linear';
-  const rewardStage = REWARD_KINDS[kind];
+  const rewardStage = Object.hasOwn(REWARD_KINDS, kind) ? REWARD_KINDS[kind] : undefined;
   if (!rewardStage) throw new Error(`repro: unknown reward kind "${kind}" (known: ${Object.keys(REWARD_KINDS).join(', ')})`);
-  const reward = await rewardStage({ cfg, task, dataDir: o.dataDir, stage, progress, timings });
+  const reward = await rewardStage({ cfg, task, dataDir: o.dataDir, stage, progress, timings, quick: o.quick });
 
   return { tokenizer, gpt2, sft: path.join(sftStage.dir, 'checkpoints', 'final'), reward };
 }
@@ -121,6 +121,8 @@ export interface RewardStageContext {
   stage: (name: string, key: unknown) => Stage;
   progress: Progress;
   timings: StageRecord[];
+  /** --quick: test-sized reward model where the kind has one (transformer) */
+  quick?: boolean;
 }
 
 /**
@@ -129,19 +131,9 @@ export interface RewardStageContext {
  */
 export const REWARD_KINDS: Record<string, (c: RewardStageContext) => Promise<string>> = {
   /** the kit's hashed uni+bigram linear model, calibrated to the paper classifier's logit scale */
-  linear: async ({ cfg, task, dataDir, stage, progress, timings }) => {
-    const imdb = task.spec.dataset === 'imdb';
-    const rewardKind = imdb ? 'imdb' : 'toxicity';
-    const rwStage = stage(`reward-${rewardKind}`, { kind: rewardKind, reward: cfg.reward });
-    await runStage(rwStage, progress, async (st) => {
-      const opts = { dataDir, limit: cfg.reward.limit ?? undefined, hyper: cfg.reward.hashBits ? { hashBits: cfg.reward.hashBits } : undefined, log: (m: string) => { st.log({ msg: m }); progress.log(`  ${m}`); } };
-      const { model, fit } = imdb ? await trainImdbReward(opts) : await trainToxicityReward(opts);
-      await model.save(path.join(st.dir, 'model'));
-      model.dispose();
-      return { steps: fit.steps, trainSeconds: fit.seconds };
-    }, timings);
-    return path.join(rwStage.dir, 'model');
-  },
+  linear: kitRewardStage('linear'),
+  /** a small BERT (2 layers, d 128) the kit trains on the same rows, scored through its ONNX export */
+  transformer: kitRewardStage('transformer'),
 };
 
 /**
