@@ -15,6 +15,10 @@ import { bertTokenizerJson } from '../lib/rewards/tiny';
 import { fitTransformer } from '../lib/rewards/train-transformer';
 import { TransformerRewardModel } from '../lib/rewards/transformer';
 import { WordPieceTokenizer } from '../lib/text/wordpiece';
+import { Progress, Stage, configHash } from '../lib/pipeline/run-dir';
+import { REWARD_KINDS } from '../lib/repro/pipeline';
+import { reproConfig } from '../lib/repro/config';
+import { getTaskSpec } from '../lib/data/task-specs';
 
 const tok = WordPieceTokenizer.fromVocabFile(dataFile('tokenizers/bert-base-uncased/vocab.txt'));
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-transformer-'));
@@ -181,4 +185,20 @@ test('reward train --arch transformer --quick end to end; reward eval on the fol
   assert.ok(Math.abs(again.test.auc - ev.test.auc) < 0.01 && Math.abs(again.reference.spearman - ev.reference.spearman) < 0.01, `ONNX eval ${JSON.stringify(again.reference)} vs TF.js ${JSON.stringify(ev.reference)}`);
   assert.ok(Math.abs(again.reference.meanStd.model[0] - ev.reference.meanStd.model[0]) < 5e-3);
   await assert.rejects(run(['train', '--task', 'imdb', '--arch', 'lstm', '--out', path.join(root, 'x')]), /--arch must be "linear" or "transformer", got "lstm"/);
+});
+
+test('repro/study hook: REWARD_KINDS.transformer trains a cached stage whose folder loadRewardModel scores via ONNX', async () => {
+  const cache = path.join(root, 'cache');
+  const stage = (name: string, key: unknown) => new Stage(path.join(cache, `${name}-${configHash(key)}`), name, key);
+  const spec = getTaskSpec('jigsaw-mini');
+  const ctx = { cfg: reproConfig(spec, { quick: true }), task: { spec } as never, stage, progress: new Progress(true), timings: [], quick: true };
+  const dir = await REWARD_KINDS.transformer(ctx);
+  assert.match(path.basename(path.dirname(dir)), /^reward-toxicity-transformer-/);
+  const m = await loadRewardModel(dir);
+  assert.ok(m instanceof OnnxRewardModel);
+  assert.equal(evalRowsFor(m), 'reward-heldout'); // a kit toxicity model: evaluate on the held-out side
+  assert.equal((await m.score(['thanks', 'idiot'])).length, 2);
+  await m.dispose?.();
+  assert.equal(await REWARD_KINDS.transformer(ctx), dir); // cached: same folder, not retrained
+  assert.equal(ctx.timings.filter((t: { cached: boolean }) => t.cached).length, 1);
 });
