@@ -46,6 +46,9 @@ test('study --quick end to end; SIGKILL mid-way then rerun gives the same result
   fs.writeFileSync(badSet, JSON.stringify({ task: 'imdb-mini', seeds: 1, arms: [{ name: 'RLHF', algo: 'rlhf' }, { name: 'RA', algo: 'ra-rlhf', set: ['risk.rank_by=worst'] }] }));
   await assert.rejects(runStudy({ specFile: badSet, out: path.join(root, 'x'), dataDir: DATA, quick: true, quiet: true, png: false }), /bad\.json: arms\[1\]\.set \("RA"\): --set risk\.rank_by=worst: field "risk\.rank_by" must be one of/);
 
+  fs.writeFileSync(badSet, JSON.stringify({ task: 'imdb-mini', seeds: 1, reward: 'constructor', arms: [{ name: 'RLHF', algo: 'rlhf' }] }));
+  await assert.rejects(runStudy({ specFile: badSet, out: path.join(root, 'x'), dataDir: DATA, quick: true, quiet: true }), /bad\.json: reward: unknown reward-model kind "constructor" \(known: linear/);
+
   // uninterrupted, in process (trains the shared stages into <root>/cache)
   const a = await runStudy({ specFile, out: path.join(root, 'a'), dataDir: DATA, quick: true, quiet: true, png: false });
   const ra = JSON.parse(fs.readFileSync(a.json, 'utf8'));

@@ -47,7 +47,7 @@ export interface StudyResult {
 export async function runStudy(o: StudyOptions): Promise<StudyResult> {
   const t0 = performance.now();
   const spec = loadStudySpec(o.specFile);
-  if (!REWARD_KINDS[spec.reward]) throw new Error(`${o.specFile}: reward: unknown reward-model kind "${spec.reward}" (known: ${Object.keys(REWARD_KINDS).join(', ')})`);
+  if (!Object.hasOwn(REWARD_KINDS, spec.reward)) throw new Error(`${o.specFile}: reward: unknown reward-model kind "${spec.reward}" (known: ${Object.keys(REWARD_KINDS).join(', ')})`);
   // every arm's overrides are checked against the train schema before anything slow runs
   const cfg0 = reproConfig(getTaskSpec(spec.task), { quick: o.quick, pretrainTexts: spec.pretrain_texts, trainPrompts: spec.train_prompts });
   spec.arms.forEach((arm, i) => {
