@@ -149,12 +149,14 @@ test('a NaN logit gives a NaN log-prob (the trainers\' NaN guard relies on it)',
   assert.ok(Math.abs(lp[1] - (2 - Math.log(1 + Math.E + Math.E ** 2))) < 1e-6);
 });
 
-test('entropy and sampling equal the stock path', (t) => {
+test('entropy, softmax (and its gradient) and sampling equal the stock path', (t) => {
   if (skip) return t.skip(skip);
   const rng = new Rng(4);
   const logits = randn([2, 9, 301], rng, 2);
   const [n, s] = bothWays(() => entropyFromLogits(logits), arrays);
   assertClose(n, s, 1e-5, 'entropy');
+  const [sn, ss] = bothWays(() => [tf.softmax(logits), tf.softmax(logits.reshape([18, 301])), tf.grad((z: tf.Tensor) => tf.softmax(z).mul(logits).sum())(logits)], arrays);
+  assertClose(sn, ss, 1e-5, 'softmax');
   const l2 = randn([64, 513], rng, 2) as tf.Tensor2D;
   const u = Array.from({ length: 64 }, () => rng.uniform());
   const [a, b] = bothWays(() => sampleRows(l2, u), arrays);

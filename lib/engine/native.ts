@@ -5,9 +5,10 @@
  * plus offsets, so nothing is copied.
  *
  * Replaced stock kernels: BatchMatMul and _FusedMatMul (every transpose and batch variant go to
- * cblas_sgemm; wasm's own is fast only for batch 1 without transposes). Added kernels, used by the
- * ops in ops.ts: fused log-softmax + gather and its gradient, entropy, categorical sampling,
- * gelu_new, LayerNorm and Adam.
+ * cblas_sgemm; wasm's own is fast only for batch 1 without transposes), Softmax, and the copies and
+ * reductions wasm runs element by element (Sum, GatherV2, Concat, SplitV, Slice, UnsortedSegmentSum,
+ * Identity). Added kernels, used by the ops in ops.ts: fused log-softmax + gather and its gradient,
+ * entropy, categorical sampling, gelu_new, LayerNorm and Adam.
  *
  * The addon is optional: when it is not built (no compiler or no OpenBLAS at `npm install`) or
  * RARLHF_NATIVE=0, nothing is registered and ops.ts composes stock tfjs kernels as before.
@@ -21,6 +22,7 @@ interface Addon {
   logprob(heap: ArrayBuffer, N: number, V: number, logits: number, idx: number, lp: number, lse: number): void;
   logprobGrad(heap: ArrayBuffer, N: number, V: number, logits: number, idx: number, lse: number, dy: number, dx: number): void;
   entropy(heap: ArrayBuffer, N: number, V: number, logits: number, out: number): void;
+  softmax(heap: ArrayBuffer, N: number, V: number, x: number, y: number): void;
   sample(heap: ArrayBuffer, B: number, V: number, logits: number, u: number, out: number): void;
   gelu(heap: ArrayBuffer, n: number, x: number, y: number): void;
   geluGrad(heap: ArrayBuffer, n: number, x: number, dy: number, dx: number): void;
@@ -180,6 +182,18 @@ function registerAll(native: Addon): string[] {
     const act = activation ?? 'linear';
     if (preluActivationWeights || (act !== 'linear' && act !== 'relu')) return stockOr(stock, args, '_FusedMatMul');
     return batchMatMul(a!, b!, transposeA, transposeB, args.backend as WasmBackend, bias, act === 'relu') ?? stockOr(stock, args, '_FusedMatMul');
+  }) as unknown as tf.KernelFunc);
+
+  override('Softmax', (stock) => ((args: KernelArgs) => {
+    const { logits } = args.inputs as { logits: tf.TensorInfo };
+    const dim = (args.attrs as { dim: number }).dim;
+    const r = logits.shape.length;
+    if (logits.dtype !== 'float32' || r === 0 || (dim !== -1 && dim !== r - 1)) return stockOr(stock, args, 'Softmax');
+    const be = args.backend as WasmBackend;
+    const out = be.makeOutput(logits.shape, 'float32');
+    const N = size(logits.shape.slice(0, -1)), V = logits.shape[r - 1];
+    if (N * V > 0) native.softmax(heap(be), N, V, off(be, logits), off(be, out));
+    return out;
   }) as unknown as tf.KernelFunc);
 
   override('Sum', (stock) => ((args: KernelArgs) => {

@@ -160,6 +160,21 @@ static float *scratch(long n) {
   return scratch_buf;
 }
 
+/* softmax(heap, N, V, xOff, yOff): y = exp(x - max) / sum, per row */
+static napi_value js_softmax(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!read_args(env, info, &a, 4)) return NULL;
+  long N = SZ(a, 0), V = SZ(a, 1);
+  const float *x = F32(a, 2);
+  float *y = F32(a, 3);
+  for (long i = 0; i < N; i++) {
+    exp_shift(x + i * V, y + i * V, V, row_max(x + i * V, V));
+    float inv = 1.0f / sum(y + i * V, V);
+    for (long j = 0; j < V; j++) y[i * V + j] *= inv;
+  }
+  return NULL;
+}
+
 /* logprob(heap, N, V, logitsOff, idxOff, lpOff, lseOff): lp[i] = x[i, idx[i]] - logsumexp(x[i]) */
 static napi_value js_logprob(napi_env env, napi_callback_info info) {
   Args a;
@@ -474,7 +489,7 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_callback fn;
   } fns[] = {
       {"sgemm", js_sgemm},         {"logprob", js_logprob},     {"logprobGrad", js_logprob_grad},
-      {"entropy", js_entropy},     {"sample", js_sample},       {"gelu", js_gelu},
+      {"entropy", js_entropy},     {"softmax", js_softmax},     {"sample", js_sample},       {"gelu", js_gelu},
       {"geluGrad", js_gelu_grad},  {"layerNorm", js_layer_norm}, {"layerNormGrad", js_layer_norm_grad},
       {"adam", js_adam},           {"sum", js_sum},             {"gather", js_gather},
       {"segmentSum", js_segment_sum}, {"setThreads", js_set_threads}, {"info", js_info},
