@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
+import { heap, off, registerCopyKernels, size, type KernelArgs, type WasmBackend } from './wasm-heap';
 
 interface Addon {
   sgemm(heap: ArrayBuffer, batch: number, M: number, N: number, K: number, tA: number, tB: number, a: number, sA: number, b: number, sB: number, c: number, bias: number, relu: number, reserved: number): void;
@@ -34,13 +35,6 @@ interface Addon {
   segmentSum(heap: ArrayBuffer, n: number, inner: number, numSegments: number, x: number, ids: number, out: number, isInt: number): void;
   setThreads(n: number): void;
   info(): { blas: string; core: string; threads: number };
-}
-
-/** The parts of tfjs-backend-wasm's BackendWasm the kernels use. */
-interface WasmBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(id: unknown): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
 export interface NativeStatus {
@@ -123,13 +117,6 @@ export function setNativeThreads(n: number): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-const off = (be: WasmBackend, t: tf.TensorInfo) => be.dataIdMap.get(t.dataId).memoryOffset;
-// The heap buffer is read after every makeOutput: an allocation can grow (and replace) it.
-const heap = (be: WasmBackend) => be.wasm.HEAPU8.buffer as ArrayBuffer;
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 function batchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, tA: boolean, tB: boolean, be: WasmBackend, bias?: tf.TensorInfo, relu = false): tf.TensorInfo | null {
   if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
@@ -233,51 +220,6 @@ function registerAll(native: Addon): string[] {
     return out;
   }) as unknown as tf.KernelFunc);
 
-  // Concat / SplitV: block copies through typed-array views of the heap (memcpy speed; wasm's
-  // kernels copy element by element).
-  // (Uint32 views: a 4-byte copy with no float conversion, for float32 and int32 alike)
-  const view = (be: WasmBackend, t: tf.TensorInfo) => new Uint32Array(heap(be), off(be, t), size(t.shape));
-  override('Concat', (stock) => ((args: KernelArgs) => {
-    const xs = Object.values(args.inputs) as tf.TensorInfo[];
-    const dtype = xs[0]?.dtype;
-    if (!xs.length || (dtype !== 'float32' && dtype !== 'int32') || xs.some((x) => x.dtype !== dtype)) return stockOr(stock, args, 'Concat');
-    const ax = tf.util.parseAxisParam((args.attrs as { axis: number }).axis, xs[0].shape)[0];
-    const outShape = tf.backend_util.computeOutShape(xs.map((x) => x.shape), ax);
-    const be = args.backend as WasmBackend;
-    const out = be.makeOutput(outShape, dtype);
-    const outer = size(outShape.slice(0, ax)), rowOut = size(outShape.slice(ax));
-    const dst = view(be, out);
-    let col = 0;
-    for (const x of xs) {
-      const row = size(x.shape.slice(ax));
-      if (row === 0) continue;
-      const src = view(be, x);
-      for (let o = 0; o < outer; o++) dst.set(src.subarray(o * row, (o + 1) * row), o * rowOut + col);
-      col += row;
-    }
-    return out;
-  }) as unknown as tf.KernelFunc);
-
-  override('SplitV', (stock) => ((args: KernelArgs) => {
-    const { x } = args.inputs as { x: tf.TensorInfo };
-    if (x.dtype !== 'float32' && x.dtype !== 'int32') return stockOr(stock, args, 'SplitV');
-    const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
-    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
-    const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, ax);
-    const be = args.backend as WasmBackend;
-    const outs = sizes.map((d) => be.makeOutput(x.shape.map((s0, i) => (i === ax ? d : s0)), x.dtype));
-    const outer = size(x.shape.slice(0, ax)), rowIn = size(x.shape.slice(ax)), inner = size(x.shape.slice(ax + 1));
-    const src = view(be, x);
-    let col = 0;
-    outs.forEach((o, k) => {
-      const row = sizes[k] * inner;
-      const dst = view(be, o);
-      for (let r = 0; r < outer; r++) dst.set(src.subarray(r * rowIn + col, r * rowIn + col + row), r * row);
-      col += row;
-    });
-    return outs;
-  }) as unknown as tf.KernelFunc);
-
   // Scatter-add (tf.gather's gradient); replaces the JS loop of kernels.ts on wasm.
   override('UnsortedSegmentSum', (stock) => ((args: KernelArgs) => {
     const { x, segmentIds } = args.inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
@@ -291,47 +233,7 @@ function registerAll(native: Addon): string[] {
     return out;
   }) as unknown as tf.KernelFunc);
 
-  // Slice: contiguous runs copied whole (the dims after the last partial one are full).
-  override('Slice', (stock) => ((args: KernelArgs) => {
-    const { x } = args.inputs as { x: tf.TensorInfo };
-    if (x.dtype !== 'float32' && x.dtype !== 'int32') return stockOr(stock, args, 'Slice');
-    const a = args.attrs as { begin: number | number[]; size: number | number[] };
-    const [begin, sz] = tf.slice_util.parseSliceParams(x, a.begin, a.size);
-    tf.slice_util.assertParamsValid(x, begin, sz);
-    const be = args.backend as WasmBackend;
-    const out = be.makeOutput(sz, x.dtype);
-    const n = size(sz);
-    if (n === 0) return out;
-    const r = x.shape.length;
-    let k = r - 1;
-    while (k >= 0 && sz[k] === x.shape[k]) k--;
-    const src = view(be, x), dst = view(be, out);
-    if (k < 0) {
-      dst.set(src);
-      return out;
-    }
-    const strides = tf.util.computeStrides(x.shape).concat([1]);
-    const run = sz[k] * strides[k];
-    const idx = new Array<number>(k).fill(0);
-    for (let o = 0; o < n; o += run) {
-      let from = begin[k] * strides[k];
-      for (let i = 0; i < k; i++) from += (begin[i] + idx[i]) * strides[i];
-      dst.set(src.subarray(from, from + run), o);
-      for (let i = k - 1; i >= 0; i--) {
-        if (++idx[i] < sz[i]) break;
-        idx[i] = 0;
-      }
-    }
-    return out;
-  }) as unknown as tf.KernelFunc);
-
-  // wasm's Identity copies the buffer; tensors are immutable, so share it as Reshape does.
-  override('Identity', (stock) => ((args: KernelArgs) => {
-    const { x } = args.inputs as { x: tf.TensorInfo };
-    if (x.dtype === 'string') return stockOr(stock, args, 'Identity');
-    (args.backend as { incRef(id: unknown): void }).incRef(x.dataId);
-    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-  }) as unknown as tf.KernelFunc);
+  registerCopyKernels(override, stockOr);
 
   const custom = (kernelName: string, f: (args: KernelArgs, be: WasmBackend) => tf.TensorInfo | tf.TensorInfo[]) =>
     register({ kernelName, backendName: 'wasm', kernelFunc: ((args: KernelArgs) => f(args, args.backend as WasmBackend)) as unknown as tf.KernelFunc });
