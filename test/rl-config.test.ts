@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseSet } from '../lib/config';
 import { loadSFTConfig, loadTrainConfig } from '../lib/config/schemas';
+import { loadStudySpec } from '../lib/study/spec';
 
 const write = (obj: unknown, raw?: string) => {
   const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-cfg-')), 'c.json');
@@ -26,6 +27,7 @@ test('every shipped config validates and keeps the paper numbers', () => {
   assert.deepEqual([rtp.ppo.learning_rate, rtp.risk.M], [2.82e-5, 452]);
   for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.json'))) {
     if (f.startsWith('sft-')) loadSFTConfig(path.join(dir, f));
+    else if (f.startsWith('study-')) loadStudySpec(path.join(dir, f)); // rarlhf study specs (test/study-cli.test.ts)
     else loadTrainConfig(path.join(dir, f));
   }
   const sft = loadSFTConfig(path.join(dir, 'sft-imdb-gen.json'));

@@ -10,7 +10,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseStudySpec } from '../lib/study/spec';
+import { loadStudySpec, parseStudySpec } from '../lib/study/spec';
+import { ppoTrainConfig } from '../lib/pipeline/ppo-adapter';
+import { reproConfig } from '../lib/repro/config';
+import { getTaskSpec } from '../lib/data/task-specs';
 import { runStudy } from '../lib/study/run';
 
 const DATA = path.resolve(__dirname, '../../shared/data');
@@ -33,6 +36,20 @@ test('study spec: defaults, and errors naming the file and field', () => {
   bad({ task: 'imdb-mini', seeds: 1, arms: [{ name: 'RA', algo: 'ra-rlhf', set: 'risk.alpha=1' }] }, /arms\[0\]\.set: must be a list of "key=value" strings/);
   bad({ task: 'imdb-mini', seeds: 1, arms, bootstrap: { resamples: 0 } }, /s\.json: bootstrap\.resamples: must be a positive integer, got 0/);
   bad({ task: 'imdb-mini', seeds: 1, arms, rewards: 'linear' }, /s\.json: rewards: unknown field/);
+});
+
+test('configs/study-imdb-mini.json: the issue-13 arms, 5 seeds, every override valid', () => {
+  const s = loadStudySpec(path.resolve(__dirname, '../configs/study-imdb-mini.json'));
+  assert.deepEqual(s.seeds, [0, 1, 2, 3, 4]);
+  const cfg = reproConfig(getTaskSpec(s.task));
+  const got = s.arms.map((a) => {
+    const t = ppoTrainConfig({ task: cfg.task, ppo: cfg.ppo, risk: cfg.risk, seed: 0, sets: a.set });
+    return `${a.algo} ${t.risk.rank_by} ${t.risk.kl_input} ${t.ppo.horizon_scale}`;
+  });
+  for (const want of ['rlhf lambda_return_first_response_token sum_selected_over_B null', 'ra-rlhf lambda_return_first_response_token sum_selected_over_B null',
+    'ra-rlhf env_score sum_selected_over_B null', 'ra-rlhf random sum_selected_over_B null', 'ra-rlhf prompt_value sum_selected_over_B null',
+    'ra-rlhf prompt_score sum_selected_over_B null', 'ra-rlhf lambda_return_first_response_token mean_selected null',
+    'ra-rlhf lambda_return_first_response_token sum_selected_over_B paper']) assert.ok(got.includes(want), want);
 });
 
 test('study --quick end to end; SIGKILL mid-way then rerun gives the same results.json', { skip: !fs.existsSync(path.join(DATA, 'imdb')) && 'no IMDB data' }, async () => {

@@ -167,9 +167,9 @@ Difference and 95% interval of a paired two-level bootstrap (${spec.bootstrap.re
 ${spec.seeds.length} seeds with replacement, then the test prompts within each drawn seed; both arms get the same seeds and prompts.
 An interval that excludes 0 is a difference this design resolves.
 
-| Arm | Δ Reward | Δ Tail reward | Δ CVaR |
+${pairedRows.length ? `| Arm | Δ Reward | Δ Tail reward | Δ CVaR |
 |---|---|---|---|
-${pairedRows.join('\n')}
+${pairedRows.join('\n')}` : '(no arm besides the baseline)'}
 
 ## Figures
 
