@@ -71,11 +71,29 @@ export class AdamW {
   }
 }
 
-/** torch.nn.utils.clip_grad_norm_: scale all grads by min(1, maxNorm / (total_norm + 1e-6)). Returns new tensors and the norm. */
-export function clipGradNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: number } {
+/** Global L2 norm over all gradients and torch clip_grad_norm_'s scale min(1, maxNorm / (norm + 1e-6)). */
+function clipCoef(grads: tf.Tensor[], maxNorm: number): { norm: number; coef: number } {
   const normT = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => g.square().sum()))));
   const norm = normT.dataSync()[0];
   normT.dispose();
-  const coef = Math.min(1, maxNorm / (norm + 1e-6));
+  return { norm, coef: Math.min(1, maxNorm / (norm + 1e-6)) };
+}
+
+/** torch.nn.utils.clip_grad_norm_ on a list: returns new tensors (the caller disposes both lists) and the norm. */
+export function clipGradNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: number } {
+  const { norm, coef } = clipCoef(grads, maxNorm);
   return { grads: grads.map((g) => (coef < 1 ? g.mul(coef) : g.clone())), norm };
+}
+
+/** The same on a name -> gradient map; when it scales, the input gradients are disposed and replaced. */
+export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.NamedTensorMap; norm: number } {
+  const names = Object.keys(grads);
+  const { norm, coef } = clipCoef(names.map((n) => grads[n]), maxNorm);
+  if (coef >= 1) return { grads, norm };
+  const out: tf.NamedTensorMap = {};
+  for (const n of names) {
+    out[n] = tf.mul(grads[n], coef);
+    grads[n].dispose();
+  }
+  return { grads: out, norm };
 }

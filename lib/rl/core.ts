@@ -237,21 +237,8 @@ export function ppoLoss(a: PPOLossArgs): PPOLossOut {
   return { loss, pgLoss, vfLoss, stats };
 }
 
-/** Global-norm gradient clipping (torch clip_grad_norm_): scale by max_norm / (norm + 1e-6) if larger. */
-export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.NamedTensorMap; norm: number } {
-  const names = Object.keys(grads);
-  const normT = tf.tidy(() => tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))));
-  const norm = normT.dataSync()[0];
-  normT.dispose();
-  const coef = maxNorm / (norm + 1e-6);
-  if (coef >= 1) return { grads, norm };
-  const out: tf.NamedTensorMap = {};
-  for (const n of names) {
-    out[n] = tf.mul(grads[n], coef);
-    grads[n].dispose();
-  }
-  return { grads: out, norm };
-}
+// Global-norm gradient clipping is the engine's (one clipper for PPO, SFT and the reward trainers).
+export { clipByGlobalNorm } from '../engine/optim';
 
 /** trl AdaptiveKLController: e = clip(KL/target - 1, ±0.2); kl_coef *= 1 + e * n_steps / horizon. */
 export class AdaptiveKLController {
