@@ -61,6 +61,10 @@ test('WordPiece: hand-computed bert-base-uncased ids (punctuation, accents, unkn
   assert.deepEqual(tok.encode('x [SEP] y'), [101, id('x'), 102, id('y'), 102]); // written special token kept whole
   assert.deepEqual(tok.encode('one two three four five', 5), [101, id('one'), id('two'), id('three'), 102]); // keep [SEP]
   assert.throws(() => tok.encode('x', 2), /maxLength must be an integer >= 3/);
+  // prefix(): the longest whitespace-bounded prefix within n tokens (reward eval --prefix-tokens)
+  assert.equal(tok.prefix('one two three four five', 3), 'one two three');
+  assert.equal(tok.prefix('Hello, world! again', 3), 'Hello,'); // "hello , world !" would be 4
+  assert.equal(tok.prefix('short', 3), 'short');
 });
 
 test('WordPiece equals the transformers.js tokenizer PPO scores with (IMDB and Jigsaw texts, edge cases)', async () => {

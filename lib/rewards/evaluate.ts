@@ -6,8 +6,31 @@ import { loadImdbLabelled, loadToxicityLabelled, rowIsRewardEval } from './data'
 import { accuracy, mean, pearson, rmse, rocAuc, spearman, std } from './stats';
 import { calibrationRows, prepareImdb } from './train';
 import type { RewardModel, ScoreOptions } from './types';
+import { dataFile } from '../data/paths';
+import { WordPieceTokenizer } from '../text/wordpiece';
 
 const meanStd = (xs: number[]): [number, number] => [mean(xs), std(xs)];
+
+export interface EvalOptions {
+  dataDir?: string;
+  /** Every k-th row only (quick runs); default all rows. */
+  limit?: number;
+  /**
+   * Score each text cut to its first n bert-base-uncased WordPiece tokens (whitespace-bounded), so
+   * models that read whole reviews and models that truncate are compared on the same text (the kit
+   * transformer reads 126 tokens, about a PPO prompt + response).
+   */
+  prefixTokens?: number;
+  score?: ScoreOptions;
+}
+
+/** `model` scoring prefixes of its inputs when opts.prefixTokens is set. */
+function withPrefix(model: RewardModel, opts: EvalOptions): RewardModel {
+  const n = opts.prefixTokens;
+  if (!n) return model;
+  const tok = WordPieceTokenizer.fromVocabFile(dataFile('tokenizers/bert-base-uncased/vocab.txt', opts.dataDir));
+  return { name: model.name, score: (texts, o) => model.score(texts.map((t) => tok.prefix(t, n) || t), o) };
+}
 
 export interface ImdbEval {
   task: 'imdb';
@@ -29,8 +52,9 @@ export interface ImdbEval {
   seconds: number;
 }
 
-export async function evaluateImdb(model: RewardModel, opts: { dataDir?: string; limit?: number; score?: ScoreOptions } = {}): Promise<ImdbEval> {
+export async function evaluateImdb(scored: RewardModel, opts: EvalOptions = {}): Promise<ImdbEval> {
   const t0 = Date.now();
+  const model = withPrefix(scored, opts);
   let test = await loadImdbLabelled('test', opts.dataDir);
   if (opts.limit) test = test.filter((_, i) => i % Math.ceil(test.length / opts.limit!) === 0);
   const s = await model.score(test.map((r) => r.text), opts.score);
@@ -83,8 +107,9 @@ export interface ToxicityEval {
   seconds: number;
 }
 
-export async function evaluateToxicity(model: RewardModel, opts: { dataDir?: string; limit?: number; score?: ScoreOptions } = {}): Promise<ToxicityEval> {
+export async function evaluateToxicity(scored: RewardModel, opts: EvalOptions = {}): Promise<ToxicityEval> {
   const t0 = Date.now();
+  const model = withPrefix(scored, opts);
   let rows = (await loadToxicityLabelled(opts.dataDir)).filter(rowIsRewardEval);
   // limit: every k-th row (quick runs); the default is every held-out row
   if (opts.limit) rows = rows.filter((_, i) => i % Math.ceil(rows.length / opts.limit!) === 0);

@@ -125,6 +125,23 @@ export class WordPieceTokenizer {
     return [this.clsId, ...this.tokenize(text, maxLength - 2), this.sepId];
   }
 
+  /**
+   * The longest whitespace-bounded prefix of `text` with at most `maxTokens` tokens (no specials):
+   * what a model truncating at maxTokens + 2 sees, as text another model can score.
+   */
+  prefix(text: string, maxTokens: number): string {
+    if (this.tokenize(text, maxTokens + 1).length <= maxTokens) return text;
+    const cuts = [...text.matchAll(/\s+/g)].map((m) => m.index!);
+    let lo = 0; // cuts[lo - 1] fits (0: the empty prefix)
+    let hi = cuts.length; // cuts[hi - 1]... known not to fit beyond
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.tokenize(text.slice(0, cuts[mid - 1]), maxTokens + 1).length <= maxTokens) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo === 0 ? '' : text.slice(0, cuts[lo - 1]);
+  }
+
   tokens(ids: readonly number[]): string[] {
     return ids.map((i) => this.vocab[i] ?? `<${i}?>`);
   }

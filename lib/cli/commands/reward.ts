@@ -15,11 +15,12 @@ import { acquireRunLock, checkOutputPath } from '../../rl/run-folder';
 
 const USAGE = `usage:
   rarlhf reward train --task imdb|toxicity --out <dir> [--arch linear|transformer] [--quick] [--data-dir <dir>] [--epochs n] [--limit n] [--seed n] [--calibration moments|lsq]
-  rarlhf reward eval  --model <spec> --task imdb|toxicity [--data-dir <dir>] [--limit n] [--json]
+  rarlhf reward eval  --model <spec> --task imdb|toxicity [--data-dir <dir>] [--limit n] [--prefix-tokens n] [--json]
   rarlhf reward score --model <spec> [--text "..."]...   (no --text: one text per line on stdin)
 --allow-replacement (train, eval): read invalid UTF-8 in the data as U+FFFD (counted and printed) instead of failing
 --arch: linear (default) = hashed n-gram linear model; transformer = small BERT saved in HF layout with onnx/model.onnx
 --quick (train): test-sized model and data (seconds; numbers not meaningful)
+--prefix-tokens n (eval): score every text cut to its first n WordPiece tokens (compare models at the transformer's length, 126)
 <spec> = kit model folder (either arch) | ONNX classifier folder | Hugging Face id (local hub cache)`;
 
 function task(v: string | undefined): 'imdb' | 'toxicity' {
@@ -66,6 +67,7 @@ export async function run(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       calibration: { type: 'string' },
       arch: { type: 'string' },
+      'prefix-tokens': { type: 'string' },
       quick: { type: 'boolean', default: false },
       text: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
@@ -119,7 +121,8 @@ export async function run(argv: string[]): Promise<void> {
     if (!values.model) throw new Error(`reward eval: --model <spec> is required\n${USAGE}`);
     const model = await loadRewardModel(values.model);
     const limit = intOpt('limit', values.limit); // subsample of the held-out rows (default: all)
-    const ev = t === 'imdb' ? await evaluateImdb(model, { dataDir, limit }) : await evaluateToxicity(model, { dataDir, limit });
+    const prefixTokens = intOpt('prefix-tokens', values['prefix-tokens']);
+    const ev = t === 'imdb' ? await evaluateImdb(model, { dataDir, limit, prefixTokens }) : await evaluateToxicity(model, { dataDir, limit, prefixTokens });
     if (values.json) console.log(JSON.stringify(ev));
     else printEval(ev);
     await model.dispose?.();
