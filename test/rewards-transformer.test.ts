@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { tf } from '../lib/engine';
 import { dataFile } from '../lib/data/paths';
@@ -76,7 +77,7 @@ test('WordPiece equals the transformers.js tokenizer PPO scores with (IMDB and J
   T.env.allowRemoteModels = false;
   T.env.localModelPath = root + path.sep;
   const hf = (await T.AutoTokenizer.from_pretrained('tk', { local_files_only: true })) as unknown as (t: string[], o: object) => { input_ids: number[][] };
-  const lines = (f: string) => require('node:zlib').gunzipSync(fs.readFileSync(dataFile(f))).toString('utf8').split('\n').filter(Boolean).map((l: string) => JSON.parse(l));
+  const lines = (f: string) => zlib.gunzipSync(fs.readFileSync(dataFile(f))).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const texts = [
     ...TEXTS, '日本語テキスト 中文', 'Ünïcödé — “quotes” …', 'İstanbul ß ﬁ', '<br /><br />This movie', 'a\u0000b\ufffdc', '  spaced\n\nout  ',
     ...lines('imdb/imdb_test.jsonl.gz').filter((_: unknown, i: number) => i % 250 === 0).map((r: { text: string }) => r.text),
