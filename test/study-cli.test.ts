@@ -15,6 +15,7 @@ import { ppoTrainConfig } from '../lib/pipeline/ppo-adapter';
 import { reproConfig } from '../lib/repro/config';
 import { getTaskSpec } from '../lib/data/task-specs';
 import { runStudy } from '../lib/study/run';
+import { acquireRunLock } from '../lib/rl/run-folder';
 
 const DATA = path.resolve(__dirname, '../../shared/data');
 const MAIN = path.resolve(__dirname, '../lib/cli/main.ts');
@@ -112,4 +113,15 @@ test('study --quick end to end; SIGKILL mid-way then rerun gives the same result
   }
   assert.deepEqual(rb, ra);
   fs.rmSync(root, { recursive: true, force: true });
+});
+
+test('a second study into a folder another process holds is refused, naming the holder', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-study-lock-'));
+  const lock = acquireRunLock(out, 'rarlhf study (test holder)');
+  try {
+    await assert.rejects(runStudy({ specFile: path.join(__dirname, '..', 'configs', 'study-imdb-mini.json'), out, quick: true, quiet: true, png: false }), new RegExp(`pid ${process.pid}`));
+    assert.ok(!fs.existsSync(path.join(out, 'study.json')), 'nothing written into the held folder');
+  } finally {
+    lock.release();
+  }
 });

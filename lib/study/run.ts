@@ -13,6 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { acquireRunLock } from '../rl/run-folder';
 import { getTaskSpec } from '../data/tasks';
 import { reproConfig } from '../repro/config';
 import { REWARD_KINDS, prepareRepro, type ReproContext } from '../repro/pipeline';
@@ -58,6 +59,16 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
     }
   });
 
+  // one study process per folder (a second one is refused naming the holder); reruns resume
+  const lock = acquireRunLock(o.out, `rarlhf study --spec ${o.specFile}`);
+  try {
+    return await runLocked(o, spec, t0);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(o: StudyOptions, spec: StudySpec, t0: number): Promise<StudyResult> {
   const ctx = await prepareRepro({
     task: spec.task, dataDir: o.dataDir, seeds: spec.seeds, out: o.out, cacheDir: o.cacheDir, quick: o.quick,
     pretrainTexts: spec.pretrain_texts, trainPrompts: spec.train_prompts, quiet: o.quiet, png: o.png, reward: spec.reward,
