@@ -42,3 +42,11 @@ test('reward CLI argument errors are clear', async () => {
   await assert.rejects(run(['eval', '--task', 'imdb', '--model', path.join(root, 'missing')]), /neither a folder nor a Hugging Face id/);
   await assert.rejects(run(['frobnicate']), /unknown reward subcommand/);
 });
+
+test('reward train refuses an --out that already holds a model unless --force', async () => {
+  const out = path.join(root, 'occupied');
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(path.join(out, 'config.json'), '{}');
+  await assert.rejects(run(['train', '--task', 'toxicity', '--limit', '50', '--out', out]), /run folder .*occupied is not empty \(config\.json\).*--force/);
+  assert.equal(fs.readFileSync(path.join(out, 'config.json'), 'utf8'), '{}', 'the existing model is untouched');
+});

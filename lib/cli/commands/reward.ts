@@ -11,15 +11,16 @@ import { loadRewardModel } from '../../rewards/load';
 import { parseRewardArch, quickDefaults, recordMetrics, trainKitReward, type KitReward } from '../../rewards/arch';
 import { readDefaults } from '../../data/readers';
 import { parseDecimal } from '../../data/strict';
-import { acquireRunLock, checkOutputPath } from '../../rl/run-folder';
+import { checkOutputPath, claimRunFolder } from '../../rl/run-folder';
 
 const USAGE = `usage:
-  rarlhf reward train --task imdb|toxicity --out <dir> [--arch linear|transformer] [--quick] [--data-dir <dir>] [--epochs n] [--limit n] [--seed n] [--calibration moments|lsq]
+  rarlhf reward train --task imdb|toxicity --out <dir> [--force] [--arch linear|transformer] [--quick] [--data-dir <dir>] [--epochs n] [--limit n] [--seed n] [--calibration moments|lsq]
   rarlhf reward eval  --model <spec> --task imdb|toxicity [--data-dir <dir>] [--limit n] [--prefix-tokens n] [--json]
   rarlhf reward score --model <spec> [--text "..."]...   (no --text: one text per line on stdin)
 --allow-replacement (train, eval): read invalid UTF-8 in the data as U+FFFD (counted and printed) instead of failing
 --arch: linear (default) = hashed n-gram linear model; transformer = small BERT saved in HF layout with onnx/model.onnx
 --quick (train): test-sized model and data (seconds; numbers not meaningful)
+--force (train): replace the model already in --out (without it a non-empty --out is refused)
 --prefix-tokens n (eval): score every text cut to its first n WordPiece tokens (compare models at the transformer's length, 126)
 <spec> = kit model folder (either arch) | ONNX classifier folder | Hugging Face id (local hub cache)`;
 
@@ -69,6 +70,7 @@ export async function run(argv: string[]): Promise<void> {
       arch: { type: 'string' },
       'prefix-tokens': { type: 'string' },
       quick: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
       text: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
       'allow-replacement': { type: 'boolean', default: false },
@@ -99,8 +101,8 @@ export async function run(argv: string[]): Promise<void> {
     const opts = { dataDir, hyper, limit: intOpt('limit', values.limit), log, calibration: cal as 'moments' | 'lsq' | undefined, quick };
     // --quick evaluates on a subsample too (the full held-out sets take minutes for a transformer)
     const evalLimit = quick ? quickDefaults(arch).evalLimit : undefined;
-    // a model folder, not a resumable run: no --resume/--force rules, but one writer at a time
-    const lock = acquireRunLock(values.out, 'rarlhf reward train');
+    // a model folder is one run's: one writer at a time, and an existing model is replaced only with --force
+    const lock = claimRunFolder(values.out, { force: values.force, command: 'rarlhf reward train' });
     let model: KitReward;
     let ev: Awaited<ReturnType<typeof evaluateImdb>> | Awaited<ReturnType<typeof evaluateToxicity>>;
     try {
