@@ -15,6 +15,8 @@ import { ppoTrainConfig } from '../lib/pipeline/ppo-adapter';
 import { reproConfig } from '../lib/repro/config';
 import { getTaskSpec } from '../lib/data/task-specs';
 import { runStudy } from '../lib/study/run';
+import { tailThreshold } from '../lib/study/report';
+import { writeGenerations } from '../lib/eval/generations';
 import { acquireRunLock } from '../lib/rl/run-folder';
 
 const DATA = path.resolve(__dirname, '../../shared/data');
@@ -124,4 +126,18 @@ test('a second study into a folder another process holds is refused, naming the 
   } finally {
     lock.release();
   }
+});
+
+test('tail_quantile: the tail is the q-quantile of the test prompts\' scores (hand-computed), else the task\'s threshold', () => {
+  const arms = [{ name: 'RLHF', algo: 'rlhf' }];
+  assert.equal(parseStudySpec({ task: 'imdb-mini', seeds: 1, arms } as never, 's.json').tail_quantile, null);
+  assert.throws(() => parseStudySpec({ task: 'imdb-mini', seeds: 1, arms, tail_quantile: 1 } as never, 's.json'), /s\.json: tail_quantile: must be null or a number in \(0, 1\), got 1/);
+  const spec = parseStudySpec({ task: 'imdb-mini', seeds: 1, arms, tail_quantile: 0.25 } as never, 's.json');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-study-tail-'));
+  const genFile = path.join(dir, 'generations.jsonl');
+  // prompt scores 4, 0, 2, -1, 3: sorted -1 0 2 3 4; 0.25-quantile at h = 1 -> 0 (numpy linear)
+  writeGenerations(genFile, [4, 0, 2, -1, 3].map((ps, i) => ({ prompt: `p${i}`, prompt_score: ps, rlhf_response: 'r', rlhf_reward: i })));
+  const runs = [{ arm: spec.arms[0], seed: 0, dir, genFile, perplexity: 1 }];
+  assert.equal(tailThreshold(spec, runs, -2.5), 0);
+  assert.equal(tailThreshold({ ...spec, tail_quantile: null }, runs, -2.5), -2.5);
 });

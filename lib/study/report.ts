@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { evaluateTable, type ModelResult } from '../eval/evaluate';
 import { numberColumn, readGenerations, stringColumn } from '../eval/generations';
 import { mean, seedStats, type SeedStats } from '../eval/metrics';
-import { pairedBootstrap, type BootstrapMetric } from '../eval/bootstrap';
+import { pairedBootstrap, percentile, type BootstrapMetric } from '../eval/bootstrap';
 import { quantileFigure, readMetricsJsonl, trainingCurvesFigure, type Figure } from '../eval/figures';
 import { closeRenderer } from '../eval/render';
 import { evalSpec, writeFigure, type FigureOutputs } from '../pipeline/report';
@@ -41,9 +41,16 @@ export function selectionSummary(records: readonly Record<string, unknown>[], ba
   return out;
 }
 
+/** The tail threshold: the task's, or the spec's quantile of the test prompts' scores (shared by every arm-seed). */
+export function tailThreshold(spec: StudySpec, runs: readonly ArmSeedRun[], taskTail: number): number {
+  if (spec.tail_quantile === null || runs.length === 0) return taskTail;
+  const scores = numberColumn(readGenerations(runs[0].genFile), 'prompt_score').slice().sort((a, b) => a - b);
+  return percentile(scores, spec.tail_quantile);
+}
+
 export async function writeStudyReport(ctx: ReproContext, spec: StudySpec, runs: readonly ArmSeedRun[], o: { png: boolean; quick: boolean; t0: number }) {
   const { cfg, out } = ctx;
-  const tail = cfg.eval.tail;
+  const tail = tailThreshold(spec, runs, cfg.eval.tail);
   const evals = new Map<string, { result: ModelResult; rewards: number[]; promptScores: number[]; prompts: string[] }>();
   const rows = new Map<string, SeedRow[]>();
   for (const r of runs) {
@@ -121,7 +128,7 @@ export async function writeStudyReport(ctx: ReproContext, spec: StudySpec, runs:
     config: cfg, arms, paired, timings, totalSeconds,
   });
   const md = path.join(out, 'results.md');
-  fs.writeFileSync(md, renderMarkdown(ctx, spec, arms, paired, figs, totalSeconds, o.quick));
+  fs.writeFileSync(md, renderMarkdown(ctx, spec, arms, paired, figs, totalSeconds, o.quick, tail));
   ctx.progress.log(`results: ${md} (${totalSeconds.toFixed(0)} s)`);
   return { md, json, totalSeconds };
 }
@@ -131,7 +138,7 @@ const fs2 = (s?: SeedStats, d = 2) => (!s || !Number.isFinite(s.mean) ? 'n/a' : 
 
 function renderMarkdown(
   ctx: ReproContext, spec: StudySpec, arms: { name: string; algo: string; overrides: string[]; summary: Record<string, SeedStats> }[],
-  paired: { arm: string; metric: string; diff: number; ci95: [number, number]; undefinedResamples: number }[], figs: FigureOutputs, total: number, quick: boolean,
+  paired: { arm: string; metric: string; diff: number; ci95: [number, number]; undefinedResamples: number }[], figs: FigureOutputs, total: number, quick: boolean, tail: number,
 ): string {
   const { cfg } = ctx;
   const rel = (f: string) => path.relative(ctx.out, f);
@@ -152,7 +159,7 @@ function renderMarkdown(
 Arms trained from the same SFT checkpoint with the repro miniature's budget (${cfg.ppo.steps} PPO steps x ${cfg.ppo.batchSize} prompts,
 ${cfg.ppo.ppoEpochs} PPO epochs, lr ${cfg.ppo.lr}; RA-RLHF alpha ${cfg.risk.alpha}, n ${cfg.risk.warmStart}, rho ${cfg.risk.rho}) plus each arm's overrides;
 reward model "${spec.reward}"; seeds [${spec.seeds.join(', ')}]. Each arm-seed is sampled once on ${ctx.testPrompts.length} held-out test prompts
-(the same prompts and sampling seed for every arm of a seed). Tail = prompt score <= ${cfg.eval.tail}; CVaR at alpha ${cfg.eval.cvarAlpha};
+(the same prompts and sampling seed for every arm of a seed). Tail = prompt score <= ${spec.tail_quantile === null ? tail : `${tail.toFixed(3)} (the ${spec.tail_quantile}-quantile of the test prompts' scores, spec tail_quantile; the kept-tail-share diagnostic keeps the task's ${cfg.eval.tail})`}; CVaR at alpha ${cfg.eval.cvarAlpha};
 perplexity on ${ctx.pplTexts.length} held-out texts. Mean ± sample std over seeds. "final β" = kl_coef after the last step;
 Spearman = Spearman(ranking statistic, env score) over each batch, and kept tail share (batch share) = the share of kept
 (all) episodes whose prompt is in the tail, both averaged over the steps that dropped episodes.

@@ -31,9 +31,15 @@ export interface StudySpec {
   /** as repro's --pretrain-texts / --train-prompts (null = the task's defaults) */
   pretrain_texts: number | null;
   train_prompts: number | null;
+  /**
+   * null = the task's tail threshold (IMDB -2.5 on distilbert's scale). q in (0, 1) = the prompts
+   * whose score is at or below the q-quantile of the test prompts' scores: for a reward whose
+   * prompt scores never reach the paper's threshold (the kit transformer's are compressed).
+   */
+  tail_quantile: number | null;
 }
 
-const KEYS = ['task', 'seeds', 'reward', 'baseline', 'arms', 'bootstrap', 'pretrain_texts', 'train_prompts'];
+const KEYS = ['task', 'seeds', 'reward', 'baseline', 'arms', 'bootstrap', 'pretrain_texts', 'train_prompts', 'tail_quantile'];
 
 export function armSlug(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
@@ -98,7 +104,9 @@ export function parseStudySpec(v: Json, file: string): StudySpec {
     if (x !== null && (typeof x !== 'number' || !Number.isInteger(x) || x < min)) throw err(k, `must be null or an integer >= ${min}`, x);
     return x as number | null;
   };
-  return { task: v.task, seeds, reward, baseline, arms, bootstrap: { resamples, seed: bseed }, pretrain_texts: optInt('pretrain_texts', 32), train_prompts: optInt('train_prompts', 32) };
+  const tq = v.tail_quantile ?? null;
+  if (tq !== null && (typeof tq !== 'number' || !(tq > 0 && tq < 1))) throw err('tail_quantile', 'must be null or a number in (0, 1)', tq);
+  return { task: v.task, seeds, reward, baseline, arms, bootstrap: { resamples, seed: bseed }, pretrain_texts: optInt('pretrain_texts', 32), train_prompts: optInt('train_prompts', 32), tail_quantile: tq as number | null };
 }
 
 function isObject(x: unknown): x is Record<string, Json> {
