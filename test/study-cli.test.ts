@@ -141,3 +141,9 @@ test('tail_quantile: the tail is the q-quantile of the test prompts\' scores (ha
   assert.equal(tailThreshold(spec, runs, -2.5), 0);
   assert.equal(tailThreshold({ ...spec, tail_quantile: null }, runs, -2.5), -2.5);
 });
+
+test('extra_pairs: validated against the arm names', () => {
+  const arms = [{ name: 'RLHF', algo: 'rlhf' }, { name: 'RA', algo: 'ra-rlhf' }, { name: 'RLHF b', algo: 'rlhf' }];
+  assert.deepEqual(parseStudySpec({ task: 'imdb-mini', seeds: 1, arms, extra_pairs: [['RA', 'RLHF b']] } as never, 's.json').extra_pairs, [['RA', 'RLHF b']]);
+  assert.throws(() => parseStudySpec({ task: 'imdb-mini', seeds: 1, arms, extra_pairs: [['RA', 'nope']] } as never, 's.json'), /s\.json: extra_pairs\[0\]: must be two different arm names/);
+});

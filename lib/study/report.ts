@@ -82,23 +82,24 @@ export async function writeStudyReport(ctx: ReproContext, spec: StudySpec, runs:
   const base = spec.arms.find((a) => a.name === spec.baseline)!;
   const metrics: BootstrapMetric[] = [{ kind: 'meanReward' }, { kind: 'tailReward', threshold: tail }, { kind: 'cvar', alpha: cfg.eval.cvarAlpha }];
   const paired: { arm: string; vs: string; metric: string; diff: number; ci95: [number, number]; resamples: number; undefinedResamples: number }[] = [];
-  for (const arm of spec.arms) {
-    if (arm === base) continue;
+  const byName = (n: string) => spec.arms.find((x) => x.name === n)!;
+  const pairs: [StudyArm, StudyArm][] = [...spec.arms.filter((x) => x !== base).map((x): [StudyArm, StudyArm] => [x, base]), ...spec.extra_pairs.map(([x, y]): [StudyArm, StudyArm] => [byName(x), byName(y)])];
+  for (const [arm, vs] of pairs) {
     const a: number[][] = [];
     const b: number[][] = [];
     const ps: number[][] = [];
     for (const seed of spec.seeds) {
       const ea = evals.get(`${arm.slug}/${seed}`)!;
-      const eb = evals.get(`${base.slug}/${seed}`)!;
+      const eb = evals.get(`${vs.slug}/${seed}`)!;
       const j = ea.prompts.findIndex((p, i) => p !== eb.prompts[i] || ea.promptScores[i] !== eb.promptScores[i]);
       if (ea.prompts.length !== eb.prompts.length || j >= 0) {
-        throw new Error(`study: ${arm.slug}/seed-${seed}/generations.jsonl and ${base.slug}/seed-${seed}/generations.jsonl differ in prompts or prompt scores${j >= 0 ? ` (row ${j + 1})` : ''}; pairing needs the same prompts`);
+        throw new Error(`study: ${arm.slug}/seed-${seed}/generations.jsonl and ${vs.slug}/seed-${seed}/generations.jsonl differ in prompts or prompt scores${j >= 0 ? ` (row ${j + 1})` : ''}; pairing needs the same prompts`);
       }
       a.push(ea.rewards);
       b.push(eb.rewards);
       ps.push(eb.promptScores);
     }
-    for (const r of pairedBootstrap({ a, b, promptScores: ps }, metrics, spec.bootstrap)) paired.push({ arm: arm.name, vs: base.name, ...r });
+    for (const r of pairedBootstrap({ a, b, promptScores: ps }, metrics, spec.bootstrap)) paired.push({ arm: arm.name, vs: vs.name, ...r });
   }
 
   const figDir = path.join(out, 'figures');
@@ -113,7 +114,7 @@ export async function writeStudyReport(ctx: ReproContext, spec: StudySpec, runs:
     const curveRuns = spec.arms.map((arm) => ({ name: arm.name, records: readMetricsJsonl(path.join(out, arm.slug, `seed-${spec.seeds[0]}`, 'metrics.jsonl')) }));
     const keys = ['env/reward_mean', 'objective/kl', 'objective/kl_coef', 'risk/kept', 'risk/spearman_rank_score', 'risk/kept_tail_share'].filter((k) => curveRuns.some((c) => c.records.some((r) => typeof r[k] === 'number')));
     await writeFigure(figDir, 'training_curves', trainingCurvesFigure(curveRuns, { smoothing: 0.6, keys }), o.png, figs);
-    if (paired.length) await writeFigure(figDir, 'paired_differences', pairedFigure(paired, spec.baseline), o.png, figs);
+    if (paired.length) await writeFigure(figDir, 'paired_differences', pairedFigure(paired.filter((p) => p.vs === spec.baseline), spec.baseline), o.png, figs);
   } finally {
     await closeRenderer();
   }
@@ -138,7 +139,7 @@ const fs2 = (s?: SeedStats, d = 2) => (!s || !Number.isFinite(s.mean) ? 'n/a' : 
 
 function renderMarkdown(
   ctx: ReproContext, spec: StudySpec, arms: { name: string; algo: string; overrides: string[]; summary: Record<string, SeedStats> }[],
-  paired: { arm: string; metric: string; diff: number; ci95: [number, number]; undefinedResamples: number }[], figs: FigureOutputs, total: number, quick: boolean, tail: number,
+  paired: { arm: string; vs: string; metric: string; diff: number; ci95: [number, number]; undefinedResamples: number }[], figs: FigureOutputs, total: number, quick: boolean, tail: number,
 ): string {
   const { cfg } = ctx;
   const rel = (f: string) => path.relative(ctx.out, f);
@@ -147,13 +148,17 @@ function renderMarkdown(
     const sel = s['risk/kept_tail_share'] ? `${fs2(s['risk/kept_tail_share'])} (${fs2(s['risk/batch_tail_share'])})` : '';
     return `| ${a.name} | ${a.algo} | ${a.overrides.map((x) => `\`${x}\``).join(' ') || '—'} | ${fs2(s.meanReward)} | ${fs2(s.tailReward)} | ${fs2(s.cvar)} | ${fs2(s.perplexity, 1)} | ${fs2(s.finalKlCoef, 3)} | ${s['risk/spearman_rank_score'] ? fs2(s['risk/spearman_rank_score']) : ''} | ${sel} |`;
   });
-  const pairedRows = [...new Set(paired.map((p) => p.arm))].map((arm) => {
+  const rowsOf = (list: typeof paired, label: (arm: string, vs: string) => string) => [...new Set(list.map((p) => `${p.arm}\u0000${p.vs}`))].map((key) => {
+    const [arm, vs] = key.split('\u0000');
     const cell = (m: string) => {
-      const p = paired.find((x) => x.arm === arm && x.metric === m)!;
+      const p = list.find((x) => x.arm === arm && x.vs === vs && x.metric === m)!;
       return `${f2(p.diff)} [${f2(p.ci95[0])}, ${f2(p.ci95[1])}]${p.undefinedResamples ? ` (${p.undefinedResamples} undefined)` : ''}`;
     };
-    return `| ${arm} | ${METRICS.map(cell).join(' | ')} |`;
+    return `| ${label(arm, vs)} | ${METRICS.map(cell).join(' | ')} |`;
   });
+  const pairedRows = rowsOf(paired.filter((p) => p.vs === spec.baseline), (arm) => arm);
+  const extraRows = rowsOf(paired.filter((p) => p.vs !== spec.baseline), (arm, vs) => `${arm} − ${vs}`);
+  const extra = extraRows.length ? `\n\nOther pairs (spec extra_pairs), same bootstrap:\n\n| Pair | Δ Reward | Δ Tail reward | Δ CVaR |\n|---|---|---|---|\n${extraRows.join('\n')}` : '';
   return `# Fidelity study: ${cfg.task}${quick ? ' (quick test config: numbers are not meaningful)' : ''}
 
 Arms trained from the same SFT checkpoint with the repro miniature's budget (${cfg.ppo.steps} PPO steps x ${cfg.ppo.batchSize} prompts,
@@ -176,7 +181,7 @@ An interval that excludes 0 is a difference this design resolves.
 
 ${pairedRows.length ? `| Arm | Δ Reward | Δ Tail reward | Δ CVaR |
 |---|---|---|---|
-${pairedRows.join('\n')}` : '(no arm besides the baseline)'}
+${pairedRows.join('\n')}` : '(no arm besides the baseline)'}${extra}
 
 ## Figures
 

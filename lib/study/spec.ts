@@ -37,9 +37,11 @@ export interface StudySpec {
    * prompt scores never reach the paper's threshold (the kit transformer's are compressed).
    */
   tail_quantile: number | null;
+  /** further [arm, vs] pairs to compare besides every arm vs the baseline (e.g. both with a scaled horizon) */
+  extra_pairs: [string, string][];
 }
 
-const KEYS = ['task', 'seeds', 'reward', 'baseline', 'arms', 'bootstrap', 'pretrain_texts', 'train_prompts', 'tail_quantile'];
+const KEYS = ['task', 'seeds', 'reward', 'baseline', 'arms', 'bootstrap', 'pretrain_texts', 'train_prompts', 'tail_quantile', 'extra_pairs'];
 
 export function armSlug(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
@@ -106,7 +108,17 @@ export function parseStudySpec(v: Json, file: string): StudySpec {
   };
   const tq = v.tail_quantile ?? null;
   if (tq !== null && (typeof tq !== 'number' || !(tq > 0 && tq < 1))) throw err('tail_quantile', 'must be null or a number in (0, 1)', tq);
-  return { task: v.task, seeds, reward, baseline, arms, bootstrap: { resamples, seed: bseed }, pretrain_texts: optInt('pretrain_texts', 32), train_prompts: optInt('train_prompts', 32), tail_quantile: tq as number | null };
+  const ep = v.extra_pairs ?? [];
+  if (!Array.isArray(ep)) throw err('extra_pairs', 'must be a list of [arm, vs] name pairs', ep);
+  ep.forEach((pair, i) => {
+    if (!Array.isArray(pair) || pair.length !== 2 || pair.some((n) => typeof n !== 'string' || !arms.some((a) => a.name === n)) || pair[0] === pair[1]) {
+      throw err(`extra_pairs[${i}]`, `must be two different arm names (${arms.map((a) => a.name).join(', ')})`, pair);
+    }
+  });
+  return {
+    task: v.task, seeds, reward, baseline, arms, bootstrap: { resamples, seed: bseed }, pretrain_texts: optInt('pretrain_texts', 32), train_prompts: optInt('train_prompts', 32),
+    tail_quantile: tq as number | null, extra_pairs: ep as [string, string][],
+  };
 }
 
 function isObject(x: unknown): x is Record<string, Json> {
