@@ -30,7 +30,9 @@ import { runPPOStage } from '../pipeline/ppo-adapter';
 import { generationRows } from '../pipeline/generations';
 import { evalSpec, evaluateFile, modelPerplexity, resultsTable, writeFigures } from '../pipeline/report';
 import { reproConfig, type ReproConfig } from './config';
-import { kitRewardStage } from './reward-stage';
+import { kitRewardStage, type RewardStageContext } from './reward-stage';
+
+export type { RewardStageContext };
 
 export interface ReproOptions {
   task: 'imdb-mini' | 'jigsaw-mini' | string;
@@ -114,16 +116,6 @@ async function sharedStages(cfg: ReproConfig, task: TaskData, o: ReproOptions, c
 }
 
 /** What a reward stage gets: `stage(name, key)` makes a cached stage folder under the task's cache. */
-export interface RewardStageContext {
-  cfg: ReproConfig;
-  task: TaskData;
-  dataDir?: string;
-  stage: (name: string, key: unknown) => Stage;
-  progress: Progress;
-  timings: StageRecord[];
-  /** --quick: test-sized reward model where the kind has one (transformer) */
-  quick?: boolean;
-}
 
 /**
  * Reward models by kind (a study spec's "reward" field, ReproOptions.reward): each trains or finds

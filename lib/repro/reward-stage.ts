@@ -11,7 +11,21 @@ import * as path from 'node:path';
 import { runStage } from '../pipeline/run-dir';
 import { trainKitReward, type RewardArch } from '../rewards/arch';
 import { DEFAULT_TRANSFORMER_HYPER, QUICK_TRANSFORMER } from '../rewards/train-transformer';
-import type { RewardStageContext } from './pipeline';
+import type { Progress, Stage, StageRecord } from '../pipeline/run-dir';
+import type { TaskData } from '../data/tasks';
+import type { ReproConfig } from './config';
+
+/** What a reward stage gets from the repro/study pipeline. */
+export interface RewardStageContext {
+  cfg: ReproConfig;
+  task: TaskData;
+  dataDir?: string;
+  stage: (name: string, key: unknown) => Stage;
+  progress: Progress;
+  timings: StageRecord[];
+  /** --quick: test-sized reward model where the kind has one (transformer) */
+  quick?: boolean;
+}
 
 /** A REWARD_KINDS entry; `quick` in the context picks the test-sized transformer. */
 export function kitRewardStage(arch: RewardArch): (c: RewardStageContext) => Promise<string> {
