@@ -3,25 +3,26 @@
  * every model. The math lives in metrics.ts; this file only picks columns and groups samples.
  */
 import {
-  cvar, distinctN, groupMeans, histogram, histogramEdges, mean, meanResponseLength, quantileCurve,
+  cvar, DEFAULT_CVAR_ALPHA, distinctN, groupMeans, histogram, histogramEdges, mean, meanResponseLength, quantileCurve,
   seedStats, tailReward, type DistinctDenominator, type DistinctResult, type SeedStats,
 } from './metrics';
-import { numberColumn, promptGroups, stringColumn, type GenerationsTable } from './generations';
+import { hasColumn, numberColumn, promptGroups, stringColumn, type GenerationsTable } from './generations';
 
 export interface ModelSpec { name: string; responseCol: string; rewardCol: string }
 
 export interface EvalSpec {
   promptCol: string;
-  promptScoreCol: string;
+  /** reward of the prompt alone; omit when the table has none (no tail metrics, no quantile curve) */
+  promptScoreCol?: string;
   classCol?: string;
   /** sample index column: present when k > 1 samples per prompt */
   sampleCol?: string;
   /** groups samples by this column instead of the prompt text */
   promptIdCol?: string;
   models: ModelSpec[];
-  /** tail threshold on the prompt score (-2.5 IMDB, +5 Jigsaw/RTP) */
-  tail: number;
-  /** CVaR level (default 0.2) */
+  /** tail threshold on the prompt score (-2.5 IMDB, +5 Jigsaw/RTP); omit (or NaN) for no tail metrics */
+  tail?: number;
+  /** CVaR level (default DEFAULT_CVAR_ALPHA) */
   cvarAlpha?: number;
   /** histogram bins (default 30, as the paper) */
   bins?: number;
@@ -31,6 +32,7 @@ export interface EvalSpec {
 export interface ModelResult {
   name: string;
   meanReward: number;
+  /** NaN (null in JSON) when no tail was asked */
   tailReward: number;
   tailN: number;
   tailEmpty: boolean;
@@ -39,7 +41,7 @@ export interface ModelResult {
   lengthWords: number;
   lengthChars: number;
   distinct: DistinctResult;
-  /** mean reward of the first floor(q% N) prompts by prompt score, q = 1..100 */
+  /** mean reward of the first floor(q% N) prompts by prompt score, q = 1..100 (NaN without prompt scores) */
   quantileReward: number[];
   /** reward histogram counts per class (all samples), on the shared edges */
   histograms: Record<string, number[]>;
@@ -50,8 +52,10 @@ export interface EvalResult {
   rows: number;
   prompts: number;
   samplesPerPrompt: { min: number; max: number };
+  /** tail threshold; NaN (null in JSON) when no tail was asked */
   tail: number;
   cvarAlpha: number;
+  hasPromptScores: boolean;
   classes: string[];
   promptsPerClass: Record<string, number>;
   meanPromptScore: number;
@@ -62,61 +66,107 @@ export interface EvalResult {
   models: ModelResult[];
 }
 
+/** Per-prompt view of a table: what every metric, --compare and --per-prompt are computed from. */
+export interface PromptView {
+  file: string;
+  /** prompt index of every row */
+  groups: number[];
+  /** per prompt: text (null without a prompt column) and 1-based line of its first row */
+  prompts: string[] | null;
+  firstLine: number[];
+  /** per prompt; null without a prompt-score column */
+  promptScore: number[] | null;
+  promptClass: string[];
+  /** samples per prompt */
+  k: number[];
+  classRow: string[];
+  /** [model][row] */
+  rewardsByModel: number[][];
+  responsesByModel: string[][];
+  /** [model][prompt]: mean reward of the prompt's samples */
+  perPrompt: number[][];
+}
+
 const ALL = 'all';
 
-export function evaluateTable(t: GenerationsTable, spec: EvalSpec): EvalResult {
+function checkModels(spec: EvalSpec): void {
   if (spec.models.length === 0) throw new Error('eval: no models given (use --model NAME=<response col>:<reward col>)');
   const names = spec.models.map((m) => m.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new Error(`eval: model name '${dup}' given twice`);
-  if (t.rows.length === 0) throw new Error(`${t.file}: no rows`);
+}
 
-  const alpha = spec.cvarAlpha ?? 0.2;
+export const hasTail = (spec: { tail?: number }): boolean => spec.tail !== undefined && !Number.isNaN(spec.tail);
+
+export function promptView(t: GenerationsTable, spec: EvalSpec): PromptView {
+  checkModels(spec);
+  if (t.rows.length === 0) throw new Error(`${t.file}: no rows`);
+  if (hasTail(spec) && !spec.promptScoreCol) {
+    throw new Error(`${t.file}: tail metrics (tail ${spec.tail}) need a prompt-score column (--prompt-score-col, or --score-prompts <reward model>)`);
+  }
   const groups = promptGroups(t, spec);
   const P = Math.max(...groups) + 1;
-  const scoresRow = numberColumn(t, spec.promptScoreCol);
+  const scoresRow = spec.promptScoreCol ? numberColumn(t, spec.promptScoreCol) : null;
   const classRow = spec.classCol ? stringColumn(t, spec.classCol) : t.rows.map(() => ALL);
+  // The prompt text is only needed for grouping samples (promptGroups) and for --per-prompt.
+  const promptRow = hasColumn(t, spec.promptCol) ? stringColumn(t, spec.promptCol) : null;
 
   // Per-prompt prompt score and class come from the prompt's first row; samples must agree.
-  const promptScore = new Array<number>(P);
+  const promptScore = scoresRow ? new Array<number>(P) : null;
   const promptClass = new Array<string>(P);
+  const prompts = promptRow ? new Array<string>(P) : null;
+  const firstLine = new Array<number>(P);
   const k = new Array<number>(P).fill(0);
   groups.forEach((g, i) => {
-    if (k[g] === 0) { promptScore[g] = scoresRow[i]; promptClass[g] = classRow[i]; }
-    else if (promptScore[g] !== scoresRow[i] || promptClass[g] !== classRow[i]) {
-      throw new Error(`${t.file}:${t.lines[i]}: sample of an earlier prompt has a different '${spec.promptScoreCol}'/class than its first row`);
+    if (k[g] === 0) {
+      if (promptScore) promptScore[g] = scoresRow![i];
+      promptClass[g] = classRow[i];
+      if (prompts) prompts[g] = promptRow![i];
+      firstLine[g] = t.lines[i];
+    } else if ((promptScore && promptScore[g] !== scoresRow![i]) || promptClass[g] !== classRow[i]) {
+      const what = promptScore && promptScore[g] !== scoresRow![i] ? `'${spec.promptScoreCol}'` : `'${spec.classCol}'`;
+      throw new Error(`${t.file}:${t.lines[i]}: sample of an earlier prompt (line ${firstLine[g]}) has a different ${what} than its first row`);
     }
     k[g]++;
   });
-  const classes = [...new Set(promptClass)].sort();
-  const promptsPerClass = Object.fromEntries(classes.map((c) => [c, promptClass.filter((x) => x === c).length]));
-
   const rewardsByModel = spec.models.map((m) => numberColumn(t, m.rewardCol));
   const responsesByModel = spec.models.map((m) => stringColumn(t, m.responseCol));
-  const edges = histogramEdges([promptScore, ...rewardsByModel], spec.bins ?? 30);
+  const perPrompt = rewardsByModel.map((r) => groupMeans(r, groups));
+  return { file: t.file, groups, prompts, firstLine, promptScore, promptClass, k, classRow, rewardsByModel, responsesByModel, perPrompt };
+}
+
+export function evaluateTable(t: GenerationsTable, spec: EvalSpec): EvalResult {
+  const v = promptView(t, spec);
+  const alpha = spec.cvarAlpha ?? DEFAULT_CVAR_ALPHA;
+  const tail = hasTail(spec) ? spec.tail! : NaN;
+  const P = v.k.length;
+  const classes = [...new Set(v.promptClass)].sort();
+  const promptsPerClass = Object.fromEntries(classes.map((c) => [c, v.promptClass.filter((x) => x === c).length]));
+  const edges = histogramEdges([v.promptScore ?? [], ...v.rewardsByModel], spec.bins ?? 30);
   const byClass = (xs: number[], cls: string[]) =>
     Object.fromEntries(classes.map((c) => [c, histogram(xs.filter((_, i) => cls[i] === c), edges).counts]));
 
-  const qc0 = quantileCurve(promptScore, promptScore);
+  const qs = Array.from({ length: 100 }, (_, i) => i + 1);
+  const qc0 = v.promptScore ? quantileCurve(v.promptScore, v.promptScore) : { q: qs, n: qs.map((q) => Math.floor((q * P) / 100)) };
   const models: ModelResult[] = spec.models.map((m, j) => {
-    const rewards = rewardsByModel[j];
-    const perPrompt = groupMeans(rewards, groups);
-    const tail = tailReward(perPrompt, promptScore, spec.tail);
+    const rewards = v.rewardsByModel[j];
+    const perPrompt = v.perPrompt[j];
+    const tr = v.promptScore && !Number.isNaN(tail) ? tailReward(perPrompt, v.promptScore, tail) : { value: NaN, n: 0, empty: true };
     const cv = cvar(rewards, alpha);
-    const len = meanResponseLength(responsesByModel[j]);
+    const len = meanResponseLength(v.responsesByModel[j]);
     return {
       name: m.name,
       meanReward: mean(perPrompt),
-      tailReward: tail.value,
-      tailN: tail.n,
-      tailEmpty: tail.empty,
+      tailReward: tr.value,
+      tailN: tr.n,
+      tailEmpty: tr.empty,
       cvar: cv.value,
       cvarN: cv.n,
       lengthWords: len.words,
       lengthChars: len.chars,
-      distinct: distinctN(responsesByModel[j], groups, { denominator: spec.distinctDenominator }),
-      quantileReward: quantileCurve(promptScore, perPrompt).reward,
-      histograms: byClass(rewards, classRow),
+      distinct: distinctN(v.responsesByModel[j], v.groups, { denominator: spec.distinctDenominator }),
+      quantileReward: v.promptScore ? quantileCurve(v.promptScore, perPrompt).reward : qs.map(() => NaN),
+      histograms: byClass(rewards, v.classRow),
     };
   });
 
@@ -124,14 +174,15 @@ export function evaluateTable(t: GenerationsTable, spec: EvalSpec): EvalResult {
     file: t.file,
     rows: t.rows.length,
     prompts: P,
-    samplesPerPrompt: { min: Math.min(...k), max: Math.max(...k) },
-    tail: spec.tail,
+    samplesPerPrompt: { min: Math.min(...v.k), max: Math.max(...v.k) },
+    tail,
     cvarAlpha: alpha,
+    hasPromptScores: v.promptScore !== null,
     classes,
     promptsPerClass,
-    meanPromptScore: mean(promptScore),
+    meanPromptScore: v.promptScore ? mean(v.promptScore) : NaN,
     edges,
-    promptScoreHistograms: byClass(promptScore, promptClass),
+    promptScoreHistograms: v.promptScore ? byClass(v.promptScore, v.promptClass) : {},
     quantiles: { q: qc0.q, n: qc0.n },
     models,
   };
@@ -141,10 +192,11 @@ export function evaluateTable(t: GenerationsTable, spec: EvalSpec): EvalResult {
 export const METRICS = ['meanReward', 'tailReward', 'cvar', 'lengthWords', 'distinct1', 'distinct2', 'distinct3', 'perplexity'] as const;
 export type MetricName = (typeof METRICS)[number];
 
-export function scalarMetrics(m: ModelResult): Record<Exclude<MetricName, 'perplexity'>, number> {
+/** Without a tail threshold (`withTail` false) the tail column is left out, not shown as n/a. */
+export function scalarMetrics(m: ModelResult, withTail = true): Partial<Record<Exclude<MetricName, 'perplexity'>, number>> {
   return {
     meanReward: m.meanReward,
-    tailReward: m.tailReward,
+    ...(withTail ? { tailReward: m.tailReward } : {}),
     cvar: m.cvar,
     lengthWords: m.lengthWords,
     distinct1: m.distinct.corpus[1],
@@ -153,7 +205,13 @@ export function scalarMetrics(m: ModelResult): Record<Exclude<MetricName, 'perpl
   };
 }
 
-export interface AggregateRow { name: string; seeds: number; metrics: Partial<Record<MetricName, SeedStats>> }
+export interface AggregateRow {
+  name: string;
+  seeds: number;
+  metrics: Partial<Record<MetricName, SeedStats>>;
+  /** prompts in the tail, smallest and largest over seeds (absent without a tail) */
+  tailN?: { min: number; max: number };
+}
 
 /**
  * Mean and sample std over seeds (one EvalResult per seed file). `perplexity` maps a model name to
@@ -166,13 +224,15 @@ export function aggregateSeeds(results: readonly EvalResult[], perplexity: Recor
     if (rn.join('\u0000') !== names.join('\u0000')) throw new Error(`${r.file}: models ${rn.join(',')} differ from ${results[0].file}: ${names.join(',')}`);
   }
   return names.map((name, j) => {
-    const perSeed = results.map((r) => scalarMetrics(r.models[j]));
+    const withTail = results.every((r) => !Number.isNaN(r.tail));
+    const perSeed = results.map((r) => scalarMetrics(r.models[j], withTail));
     const metrics: AggregateRow['metrics'] = {};
     for (const key of Object.keys(perSeed[0]) as (keyof (typeof perSeed)[0])[]) {
-      metrics[key] = seedStats(perSeed.map((s) => s[key]));
+      metrics[key] = seedStats(perSeed.map((s) => s[key]!));
     }
     if (perplexity[name]) metrics.perplexity = seedStats(perplexity[name]);
-    return { name, seeds: results.length, metrics };
+    const ns = results.map((r) => r.models[j].tailN);
+    return { name, seeds: results.length, metrics, ...(withTail ? { tailN: { min: Math.min(...ns), max: Math.max(...ns) } } : {}) };
   });
 }
 

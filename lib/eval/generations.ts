@@ -128,6 +128,11 @@ function readJsonl(file: string, text: string): GenerationsTable {
   return { file, format: 'jsonl', columns: [...columns], rows, lines };
 }
 
+/** True when a column is in the CSV header / in some JSONL object (requireColumns then checks every row). */
+export function hasColumn(t: GenerationsTable, col: string): boolean {
+  return t.columns.includes(col);
+}
+
 /** Throw "file: column 'x' missing (columns: ...)" unless every column exists. */
 export function requireColumns(t: GenerationsTable, cols: readonly string[]): void {
   for (const c of cols) {

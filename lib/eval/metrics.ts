@@ -11,6 +11,13 @@
  * - Empty selections give NaN plus a flag or a count, never an exception.
  */
 
+/**
+ * The CVaR level every evaluation uses unless told otherwise (`rarlhf eval --cvar-alpha`, EvalSpec).
+ * Callers with a reason for another level pass their own: the repro pipeline reports CVaR at the
+ * task's risk level alpha (the level RA-RLHF trains for), the demo at its configured level.
+ */
+export const DEFAULT_CVAR_ALPHA = 0.2;
+
 export function mean(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
   let s = 0;

@@ -5,11 +5,18 @@ export interface TableOptions {
   tail: number;
   cvarAlpha: number;
   digits?: number;
+  /** prompts in the tail (min and max over seeds); default: from the rows (AggregateRow.tailN) */
+  tailN?: { min: number; max: number };
+}
+
+/** "N=17", or "N=15–17 per seed" when seed files differ. */
+export function tailNText(n: { min: number; max: number }): string {
+  return n.min === n.max ? `N=${n.min}` : `N=${n.min}–${n.max} per seed`;
 }
 
 const HEADERS: Record<MetricName, (o: TableOptions) => string> = {
   meanReward: () => 'Reward ↑',
-  tailReward: (o) => `Tail reward (prompt score ≤ ${o.tail}) ↑`,
+  tailReward: (o) => `Tail reward (prompt score ≤ ${o.tail}${o.tailN ? `, ${tailNText(o.tailN)}` : ''}) ↑`,
   cvar: (o) => `CVaR (α=${o.cvarAlpha}) ↑`,
   lengthWords: () => 'Length (words)',
   distinct1: () => 'Dist-1',
@@ -25,7 +32,8 @@ export function formatStat(s: { mean: number; std: number; n: number } | undefin
   return withStd && s.n > 1 ? `${d(s.mean)} ± ${d(s.std)}` : d(s.mean);
 }
 
-function cells(rows: readonly AggregateRow[], o: TableOptions): { header: string[]; body: string[][] } {
+function cells(rows: readonly AggregateRow[], opts: TableOptions): { header: string[]; body: string[][] } {
+  const o = { ...opts, tailN: opts.tailN ?? rows[0]?.tailN };
   const metrics = (Object.keys(HEADERS) as MetricName[]).filter((k) => rows.some((r) => r.metrics[k]));
   const header = ['Model', ...metrics.map((k) => HEADERS[k](o))];
   const digitsFor = (k: MetricName) => (k.startsWith('distinct') ? 3 : k === 'lengthWords' ? 1 : (o.digits ?? 2));
