@@ -46,15 +46,18 @@ test('distribution-shift figure: panels per model split by class, shared y-limit
   assert.equal(z.data.filter((d) => d.xaxis === 'x5').length, 2);
 });
 
-test('training curves from metrics.jsonl with EMA smoothing', () => {
+test('training curves from metrics.jsonl: bias-corrected EMA, kept count raw', () => {
   const f = path.join(tmp, 'metrics.jsonl');
   fs.writeFileSync(f, [1, 2, 3].map((s) => JSON.stringify({ step: s, 'env/reward_mean': s, 'objective/kl': 0.1 * s, 'risk/kept': 128 - s })).join('\n') + '\n');
   const recs = readMetricsJsonl(f);
-  const fig = trainingCurvesFigure([{ name: 'ra', records: recs }, { name: 'rlhf', records: recs }], { smoothing: 0.5 });
-  // 3 keys x 2 runs x (raw + smoothed)
-  assert.equal(fig.data.length, 12);
-  assert.deepEqual(fig.data[1].y, [1, 1.5, 2.25]);
-  assert.equal((fig.layout.yaxis3 as { title: { text: string } }).title.text, 'Kept episodes (soft-risk)');
+  const fig = trainingCurvesFigure([{ name: 'ra_rlhf', records: recs }, { name: 'rlhf', records: recs }], { smoothing: 0.5 });
+  // 3 keys x 2 algorithms x one mean line (one seed each: no band)
+  assert.equal(fig.data.length, 6);
+  const y = fig.data[0].y as number[];
+  [1, 5 / 3, 17 / 7].forEach((v, i) => assert.ok(Math.abs(y[i] - v) < 1e-12, `${y[i]} vs ${v}`)); // debiased EMA 0.5
+  assert.deepEqual(fig.data[5].y, [127, 126, 125]); // risk/kept: never smoothed
+  assert.equal((fig.layout.yaxis3 as { title: { text: string } }).title.text, 'Kept episodes (raw)');
+  assert.match((fig.layout.yaxis2 as { title: { text: string } }).title.text, /kept episodes only \(EMA 0\.5\)/);
   fs.writeFileSync(f, '{"step": 1}\nnot json\n');
   assert.throws(() => readMetricsJsonl(f), /metrics\.jsonl:2: invalid JSON/);
   assert.throws(() => trainingCurvesFigure([{ name: 'x', records: [{ step: 1 }] }]), /none of the expected metric keys/);
@@ -80,6 +83,7 @@ test(`PNG bytes via headless Chromium${HAS_CHROMIUM ? '' : ' (SKIPPED: no chromi
   // report with training curves only (no generations)
   const rep = await writeReport([], { outDir: path.join(tmp, 'curves'), curves: [{ name: 'r', records: [{ step: 1, 'objective/kl': 1 }, { step: 2, 'objective/kl': 2 }] }] });
   assert.ok(fs.existsSync(path.join(tmp, 'curves', 'training_curves.png')));
+  assert.match(fs.readFileSync(path.join(tmp, 'curves', 'training_curves.svg'), 'utf8'), /<svg[\s\S]*class="main-svg"/); // plotly's own SVG
   assert.deepEqual(rep.pngSkipped, []);
 });
 
@@ -95,4 +99,5 @@ test('without Chromium PNG is skipped with a warning, HTML still written (never 
   assert.equal(res.stdout.trim(), '["training_curves"]');
   assert.match(res.stderr, /Chromium not found/);
   assert.ok(fs.existsSync(path.join(out, 'training_curves.html')));
+  assert.ok(fs.existsSync(path.join(out, 'training_curves.svg'))); // the built-in renderer's (test/figures-svg.test.ts)
 });

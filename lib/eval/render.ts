@@ -1,6 +1,7 @@
 /**
  * Figure output: self-contained HTML (plotly inlined, or one plotly.min.js copied beside the
- * pages) and PNG through headless Chromium (playwright-core + Plotly.toImage).
+ * pages), PNG (scale 2) and SVG through headless Chromium (playwright-core + Plotly.toImage), and
+ * without Chromium an SVG from the small renderer in svg.ts, so reports always have an image.
  *
  * One browser per process, started lazily on the first PNG and closed by `closeRenderer()` or
  * after `idleCloseMs` without renders (a live browser pipe would otherwise keep Node running).
@@ -12,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { Figure } from './figures';
+import { figureToSvgFallback } from './svg';
 import { escapeHtml } from './tables';
 
 export function plotlyBundlePath(): string {
@@ -152,7 +154,7 @@ let idleCloseMs = 15_000;
 export function setIdleCloseMs(ms: number): void { idleCloseMs = ms; }
 
 function warnOnce(msg: string): void {
-  if (!warned) { console.warn(`rarlhf: ${msg}; PNG figures skipped (HTML still written)`); warned = true; }
+  if (!warned) { console.warn(`rarlhf: ${msg}; PNG figures skipped (HTML and a browser-free SVG still written)`); warned = true; }
 }
 
 async function openPage(): Promise<Page | null> {
@@ -194,11 +196,10 @@ export async function pngAvailable(): Promise<boolean> {
   return (await page) !== null;
 }
 
-/**
- * Render a figure to PNG bytes (for files, or tslab's `display.png(bytes)`); null without Chromium.
- * Width/height default to the figure's layout size.
- */
-export async function figureToPng(fig: Figure, opts: { width?: number; height?: number; scale?: number } = {}): Promise<Buffer | null> {
+type ImageOpts = { width?: number; height?: number; scale?: number };
+
+/** Plotly.toImage in the shared page; null without Chromium. */
+async function plotlyImage(fig: Figure, format: 'png' | 'svg', opts: ImageOpts): Promise<string | null> {
   page ??= openPage();
   const p = await page;
   if (!p) return null;
@@ -206,24 +207,65 @@ export async function figureToPng(fig: Figure, opts: { width?: number; height?: 
   const width = opts.width ?? (fig.layout.width as number | undefined) ?? 800;
   const height = opts.height ?? (fig.layout.height as number | undefined) ?? 450;
   const url = await p.evaluate(
-    async ({ f, w, h, s }) => {
+    async ({ f, fmt, w, h, s }) => {
       const Plotly = (globalThis as unknown as { Plotly: { toImage(f: unknown, o: unknown): Promise<string> } }).Plotly;
-      return Plotly.toImage({ data: f.data, layout: f.layout }, { format: 'png', width: w, height: h, scale: s });
+      return Plotly.toImage({ data: f.data, layout: f.layout }, { format: fmt, width: w, height: h, scale: s });
     },
-    { f: fig, w: width, h: height, s: opts.scale ?? 1 },
+    { f: fig, fmt: format, w: width, h: height, s: opts.scale ?? 1 },
   );
   idleTimer = setTimeout(() => { void closeRenderer(); }, idleCloseMs);
   idleTimer.unref?.();
-  return Buffer.from(url.slice(url.indexOf(',') + 1), 'base64');
+  return url;
 }
 
-/** Write `<file>` as PNG; returns false (and writes nothing) without Chromium. */
-export async function writeFigurePng(file: string, fig: Figure, opts: { width?: number; height?: number; scale?: number } = {}): Promise<boolean> {
-  const png = await figureToPng(fig, opts);
+/**
+ * Render a figure to PNG bytes (for files, or tslab's `display.png(bytes)`); null without Chromium.
+ * Width/height default to the figure's layout size.
+ */
+export async function figureToPng(fig: Figure, opts: ImageOpts = {}): Promise<Buffer | null> {
+  const url = await plotlyImage(fig, 'png', opts);
+  return url === null ? null : Buffer.from(url.slice(url.indexOf(',') + 1), 'base64');
+}
+
+/** Write `<file>` as PNG (scale 2 unless given: sharp in papers and on HiDPI); false without Chromium. */
+export async function writeFigurePng(file: string, fig: Figure, opts: ImageOpts = {}): Promise<boolean> {
+  const png = await figureToPng(fig, { scale: 2, ...opts });
   if (!png) return false;
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   fs.writeFileSync(file, png);
   return true;
+}
+
+export type SvgRenderer = 'plotly' | 'builtin';
+
+/** SVG text: plotly's own through Chromium, else the browser-free renderer (svg.ts). */
+export async function figureToSvg(fig: Figure): Promise<{ svg: string; renderer: SvgRenderer }> {
+  const url = await plotlyImage(fig, 'svg', {});
+  if (url === null) return { svg: figureToSvgFallback(fig), renderer: 'builtin' };
+  // plotly returns "data:image/svg+xml,<percent-encoded svg>"
+  return { svg: decodeURIComponent(url.slice(url.indexOf(',') + 1)), renderer: 'plotly' };
+}
+
+/** `browser: false` never starts Chromium (the --no-png case): built-in SVG only. */
+export async function writeFigureSvg(file: string, fig: Figure, o: { browser?: boolean } = {}): Promise<SvgRenderer> {
+  const { svg, renderer } = o.browser === false ? { svg: figureToSvgFallback(fig), renderer: 'builtin' as const } : await figureToSvg(fig);
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  fs.writeFileSync(file, svg);
+  return renderer;
+}
+
+export interface FigureImages { png: string | null; svg: string; svgRenderer: SvgRenderer }
+
+/**
+ * `<dir>/<name>.png` (when Chromium renders and `png` is not false) and `<dir>/<name>.svg` (always:
+ * plotly's through Chromium, the built-in one without it or with `png: false`).
+ */
+export async function writeFigureImages(dir: string, name: string, fig: Figure, o: { png?: boolean } = {}): Promise<FigureImages> {
+  const png = path.join(dir, `${name}.png`);
+  const wantPng = o.png ?? true;
+  const pngOk = wantPng && (await writeFigurePng(png, fig));
+  const svg = path.join(dir, `${name}.svg`);
+  return { png: pngOk ? png : null, svg, svgRenderer: await writeFigureSvg(svg, fig, { browser: wantPng }) };
 }
 
 /** Close the shared browser (call at the end of a CLI command or test). */

@@ -1,12 +1,17 @@
 /**
  * Write an evaluation run folder: results.json, results.md, results.html (tables + figures),
- * one HTML page and one PNG per figure, and plotly.min.js beside them.
+ * one HTML page, one PNG (Chromium) and one SVG (always) per figure, and plotly.min.js beside them.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { aggregateSeeds, meanQuantileCurves, type AggregateRow, type EvalResult } from './evaluate';
-import { distributionShiftFigure, quantileFigure, trainingCurvesFigure, type CurveRun, type Figure } from './figures';
-import { figureDiv, htmlPage, plotlyScriptTag, writeFigureHtml, writeFigurePng, type PlotlyMode } from './render';
+import type { PairedSeeds } from './bootstrap';
+import {
+  distributionShiftFigure, quantileDiffFigure, quantileFigure, quantileTailFigure, trainingCurvesFigure, type CurveRun, type Figure,
+} from './figures';
+import { quantileDiffBootstrap, seedDiffBootstrap } from './quantile-diff';
+import { figureDiv, htmlPage, plotlyScriptTag, writeFigureHtml, writeFigureImages, type PlotlyMode } from './render';
+import { canonicalId } from './style';
 import { escapeHtml, htmlTable, markdownTable } from './tables';
 
 export interface ReportOptions {
@@ -23,8 +28,15 @@ export interface ReportOptions {
   perplexity?: Record<string, number[]>;
   /** training runs (metrics.jsonl) to plot */
   curves?: CurveRun[];
-  /** EMA factor for training curves (paper 0.97) */
+  /** bias-corrected EMA weight for training curves (paper 0.97) */
   smoothing?: number;
+  /**
+   * per-prompt rewards of RA-RLHF (a) and RLHF (b) per seed, for the two-level bootstrap band of
+   * the difference curve; without it the band resamples the seed files' quantile curves
+   */
+  paired?: PairedSeeds;
+  /** difference-curve bootstrap (default 1000 resamples, seed 0) */
+  bootstrap?: { resamples?: number; seed?: number };
 }
 
 export interface ReportResult {
@@ -73,6 +85,9 @@ export async function writeReport(results: readonly EvalResult[], opts: ReportOp
       fig: distributionShiftFigure(r0, { classNames: opts.classNames, zoom: opts.zoom, quantileCurves: curves, title: `Distribution shift (${path.basename(r0.file)})` }),
     });
     figures.push({ name: 'quantile', title: 'Reward vs quantile', fig: quantileFigure(r0.quantiles.q, curves) });
+    figures.push({ name: 'quantile_tail', title: 'Reward vs quantile: tail zoom', fig: quantileTailFigure(r0.quantiles.q, curves) });
+    const diff = raMinusRlhf(results, opts);
+    if (diff) figures.push({ name: 'quantile_diff', title: `${diff.a} − ${diff.b} vs quantile`, fig: quantileDiffFigure([diff]) });
     fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(resultsJson(results, table), null, 1));
     files.push(path.join(out, 'results.json'));
   }
@@ -81,17 +96,18 @@ export async function writeReport(results: readonly EvalResult[], opts: ReportOp
   }
 
   const mode = opts.plotly ?? 'beside';
+  const images = new Map<string, string>(); // figure -> the image results.md shows (PNG, else SVG)
   for (const f of figures) {
     files.push(writeFigureHtml(path.join(out, `${f.name}.html`), f.fig, mode, f.title));
-    if (opts.png ?? true) {
-      const png = path.join(out, `${f.name}.png`);
-      if (await writeFigurePng(png, f.fig)) files.push(png);
-      else pngSkipped.push(f.name);
-    }
+    const img = await writeFigureImages(out, f.name, f.fig, { png: opts.png ?? true });
+    if (img.png) files.push(img.png);
+    else if (opts.png ?? true) pngSkipped.push(f.name);
+    files.push(img.svg);
+    images.set(f.name, path.basename(img.png ?? img.svg));
   }
 
   if (markdown) {
-    fs.writeFileSync(path.join(out, 'results.md'), markdown + figures.map((f) => `\n![${f.title}](${f.name}.png)\n`).join(''));
+    fs.writeFileSync(path.join(out, 'results.md'), markdown + figures.map((f) => `\n![${f.title}](${images.get(f.name)})\n`).join(''));
     files.push(path.join(out, 'results.md'));
   }
   const r0 = results[0];
@@ -104,6 +120,22 @@ export async function writeReport(results: readonly EvalResult[], opts: ReportOp
   fs.writeFileSync(path.join(out, 'results.html'), htmlPage(opts.title ?? 'Evaluation', plotlyScriptTag(mode, out), body));
   files.push(path.join(out, 'results.html'));
   return { files, pngSkipped, table, markdown };
+}
+
+/** The RA-RLHF − RLHF difference band, when both models are in the results (by canonical id). */
+function raMinusRlhf(results: readonly EvalResult[], opts: ReportOptions) {
+  const names = results[0].models.map((m) => m.name);
+  const a = names.find((n) => canonicalId(n) === 'ra_rlhf');
+  const b = names.find((n) => canonicalId(n) === 'rlhf');
+  if (!a || !b) return null;
+  const q = results[0].quantiles.q;
+  if (opts.paired) return { a, b, band: quantileDiffBootstrap(opts.paired, { qs: q, ...opts.bootstrap }) };
+  const perSeed = results.map((r) => {
+    const ra = r.models.find((m) => m.name === a)!.quantileReward;
+    const rl = r.models.find((m) => m.name === b)!.quantileReward;
+    return ra.map((x, i) => x - rl[i]);
+  });
+  return { a, b, band: seedDiffBootstrap(perSeed, q, opts.bootstrap) };
 }
 
 function fmtK(r: EvalResult): string {

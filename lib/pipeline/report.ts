@@ -1,15 +1,15 @@
 /**
  * Evaluation + report for a run folder: metrics from a generations table (lib/eval), perplexity of
- * held-out human text under each model, the paper's figures (training curves, quantile curve,
- * distribution-shift histograms) as HTML and, when Chromium exists, PNG.
+ * held-out human text under each model, the paper's figures (training curves, quantile curve and
+ * its tail zoom, distribution-shift histograms) as HTML and SVG and, when Chromium exists, PNG.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { evaluateTable, aggregateSeeds, type EvalResult, type EvalSpec, type AggregateRow } from '../eval/evaluate';
 import { readGenerations } from '../eval/generations';
 import { markdownTable } from '../eval/tables';
-import { distributionShiftFigure, quantileFigure, trainingCurvesFigure, type CurveRun, type Figure } from '../eval/figures';
-import { writeFigureHtml, writeFigurePng, closeRenderer } from '../eval/render';
+import { distributionShiftFigure, quantileFigure, quantileTailFigure, trainingCurvesFigure, type CurveRun, type Figure } from '../eval/figures';
+import { writeFigureHtml, writeFigureImages, closeRenderer } from '../eval/render';
 import { perplexity, causalLMLogprobs, type CausalLM } from '../eval/perplexity';
 import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import { modelColumns } from './generations';
@@ -47,12 +47,18 @@ export async function modelPerplexity(
   return { mean: r.meanPerplexity, truncated };
 }
 
-export interface FigureOutputs { html: string[]; png: string[] }
+/** `images`: per figure the file a report should embed, the PNG or (no Chromium) the SVG. */
+export interface FigureOutputs { html: string[]; png: string[]; svg: string[]; images: string[] }
 
-/** Write a figure as <name>.html (Plotly beside it) and <name>.png when Chromium renders. */
+export function emptyFigureOutputs(): FigureOutputs { return { html: [], png: [], svg: [], images: [] }; }
+
+/** Write a figure as <name>.html (Plotly beside it), <name>.svg, and <name>.png when Chromium renders. */
 export async function writeFigure(dir: string, name: string, fig: Figure, png: boolean, out: FigureOutputs): Promise<void> {
   out.html.push(writeFigureHtml(path.join(dir, `${name}.html`), fig, 'beside', name));
-  if (png && (await writeFigurePng(path.join(dir, `${name}.png`), fig))) out.png.push(path.join(dir, `${name}.png`));
+  const img = await writeFigureImages(dir, name, fig, { png });
+  if (img.png) out.png.push(img.png);
+  out.svg.push(img.svg);
+  out.images.push(img.png ?? img.svg);
 }
 
 export interface ReportFigures {
@@ -62,11 +68,14 @@ export interface ReportFigures {
 }
 
 export async function writeFigures(dir: string, figs: ReportFigures, png: boolean): Promise<FigureOutputs> {
-  const out: FigureOutputs = { html: [], png: [] };
+  const out = emptyFigureOutputs();
   fs.mkdirSync(dir, { recursive: true });
   try {
     if (figs.curves && figs.curves.some((c) => c.records.length > 0)) await writeFigure(dir, 'training_curves', trainingCurvesFigure(figs.curves, { smoothing: 0.6 }), png, out);
-    if (figs.quantiles) await writeFigure(dir, 'quantile_curve', quantileFigure(figs.quantiles.q, figs.quantiles.curves), png, out);
+    if (figs.quantiles) {
+      await writeFigure(dir, 'quantile_curve', quantileFigure(figs.quantiles.q, figs.quantiles.curves), png, out);
+      await writeFigure(dir, 'quantile_tail', quantileTailFigure(figs.quantiles.q, figs.quantiles.curves), png, out);
+    }
     if (figs.shift) {
       await writeFigure(dir, 'distribution_shift', distributionShiftFigure(figs.shift.result, { classNames: figs.shift.classNames, quantileCurves: figs.shift.quantileCurves }), png, out);
     }

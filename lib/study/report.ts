@@ -10,9 +10,11 @@ import { evaluateTable, type ModelResult } from '../eval/evaluate';
 import { numberColumn, readGenerations, stringColumn } from '../eval/generations';
 import { mean, seedStats, type SeedStats } from '../eval/metrics';
 import { pairedBootstrap, percentile, type BootstrapMetric } from '../eval/bootstrap';
-import { quantileFigure, readMetricsJsonl, trainingCurvesFigure, type Figure } from '../eval/figures';
+import { preferFullBatch, quantileDiffFigure, quantileFigure, quantileTailFigure, readMetricsJsonl, trainingCurvesFigure, type Figure } from '../eval/figures';
+import { quantileDiffBootstrap } from '../eval/quantile-diff';
+import { baseLayout } from '../eval/style';
 import { closeRenderer } from '../eval/render';
-import { evalSpec, writeFigure, type FigureOutputs } from '../pipeline/report';
+import { emptyFigureOutputs, evalSpec, writeFigure, type FigureOutputs } from '../pipeline/report';
 import { modelColumns } from '../pipeline/generations';
 import { writeJson } from '../pipeline/run-dir';
 import type { ReproContext } from '../repro/pipeline';
@@ -103,16 +105,30 @@ export async function writeStudyReport(ctx: ReproContext, spec: StudySpec, runs:
   }
 
   const figDir = path.join(out, 'figures');
-  const figs: FigureOutputs = { html: [], png: [] };
+  const figs = emptyFigureOutputs();
   fs.mkdirSync(figDir, { recursive: true });
   try {
+    const q = Array.from({ length: 100 }, (_, i) => i + 1);
     const curves = Object.fromEntries(spec.arms.map((arm) => {
       const qs = spec.seeds.map((s) => evals.get(`${arm.slug}/${s}`)!.result.quantileReward);
-      return [arm.name, qs[0].map((_, i) => mean(qs.map((q) => q[i])))];
+      return [arm.name, qs[0].map((_, i) => mean(qs.map((x) => x[i])))];
     }));
-    await writeFigure(figDir, 'quantile_curve', quantileFigure(Array.from({ length: 100 }, (_, i) => i + 1), curves, 'Reward vs prompt-score quantile (mean over seeds)'), o.png, figs);
-    const curveRuns = spec.arms.map((arm) => ({ name: arm.name, records: readMetricsJsonl(path.join(out, arm.slug, `seed-${spec.seeds[0]}`, 'metrics.jsonl')) }));
-    const keys = ['env/reward_mean', 'objective/kl', 'objective/kl_coef', 'risk/kept', 'risk/spearman_rank_score', 'risk/kept_tail_share'].filter((k) => curveRuns.some((c) => c.records.some((r) => typeof r[k] === 'number')));
+    await writeFigure(figDir, 'quantile_curve', quantileFigure(q, curves, 'Reward vs prompt-score quantile (mean over seeds)'), o.png, figs);
+    await writeFigure(figDir, 'quantile_tail', quantileTailFigure(q, curves), o.png, figs);
+    // arm − baseline over quantiles, same paired two-level bootstrap as the table (seeds, then prompts)
+    const diffs = spec.arms.filter((a) => a !== base).map((arm) => ({
+      a: arm.name, b: base.name,
+      band: quantileDiffBootstrap({
+        a: spec.seeds.map((s) => evals.get(`${arm.slug}/${s}`)!.rewards),
+        b: spec.seeds.map((s) => evals.get(`${base.slug}/${s}`)!.rewards),
+        promptScores: spec.seeds.map((s) => evals.get(`${base.slug}/${s}`)!.promptScores),
+      }, { qs: q, resamples: spec.bootstrap.resamples, seed: spec.bootstrap.seed }),
+    }));
+    if (diffs.length) await writeFigure(figDir, 'quantile_diff', quantileDiffFigure(diffs), o.png, figs);
+    // every seed of every arm: the figure draws the seed mean ± std per arm
+    const curveRuns = spec.arms.flatMap((arm) => spec.seeds.map((s) => ({ name: `${arm.name} seed ${s}`, group: arm.name, records: readMetricsJsonl(path.join(out, arm.slug, `seed-${s}`, 'metrics.jsonl')) })));
+    const present = new Set(curveRuns.flatMap((c) => c.records.flatMap((r) => Object.keys(r).filter((k) => typeof r[k] === 'number'))));
+    const keys = preferFullBatch(['env/reward_mean', 'objective/kl_all', 'objective/kl', 'objective/kl_coef', 'objective/entropy_all', 'objective/entropy', 'risk/kept', 'risk/spearman_rank_score', 'risk/kept_tail_share'], present).filter((k) => present.has(k));
     await writeFigure(figDir, 'training_curves', trainingCurvesFigure(curveRuns, { smoothing: 0.6, keys }), o.png, figs);
     if (paired.length) await writeFigure(figDir, 'paired_differences', pairedFigure(paired.filter((p) => p.vs === spec.baseline), spec.baseline), o.png, figs);
   } finally {
@@ -185,7 +201,7 @@ ${pairedRows.join('\n')}` : '(no arm besides the baseline)'}${extra}
 
 ## Figures
 
-${figs.png.map((f) => `![${path.basename(f, '.png')}](${rel(f)})`).join('\n\n') || '(no PNG: Chromium not found or --no-png)'}
+${figs.images.map((f) => `![${path.basename(f).replace(/\.(png|svg)$/, '')}](${rel(f)})`).join('\n\n')}${figs.png.length ? '' : '\n\n(SVG from the built-in renderer: Chromium not found or --no-png)'}
 
 Interactive: ${figs.html.map((f) => `[${path.basename(f)}](${rel(f)})`).join(', ')}
 
@@ -208,9 +224,9 @@ function pairedFigure(paired: readonly { arm: string; metric: string; diff: numb
         error_y: { type: 'data', symmetric: false, array: ps.map((p) => p.ci95[1] - p.diff), arrayminus: ps.map((p) => p.diff - p.ci95[0]) },
       };
     }),
-    layout: {
+    layout: baseLayout({
       title: { text: `Arm − ${vs} (paired bootstrap 95% CI)` }, width: Math.max(600, 110 * arms.length), height: 450,
       yaxis: { title: { text: 'difference' }, zeroline: true }, scattermode: 'group',
-    },
+    }),
   };
 }
