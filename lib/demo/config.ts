@@ -22,6 +22,10 @@ export interface DemoConfig {
   };
   /** Soft-risk schedule (paper IMDB: alpha 0.4, n 30 of M 194, rho 0.95); n scaled to the same fraction of M. */
   risk: { alpha: number; warmStart: number; rho: number };
+  /**
+   * cvarAlpha 0.1, not lib/eval's DEFAULT_CVAR_ALPHA (0.2): the demo's published table (README,
+   * "CVaR 0.1") reports the worst tenth of the test prompts; kept so its numbers stay comparable.
+   */
   eval: { nPrompts: number; maxNewTokens: number; perplexityTexts: number; cvarAlpha: number };
 }
 
