@@ -48,7 +48,7 @@ export function distributionShiftFigure(r: EvalResult, opts: DistributionShiftOp
   const layout: Record<string, unknown> = {
     title: { text: opts.title ?? 'Distribution shift' },
     barmode: 'overlay',
-    width: 360 * nPanels,
+    width: 330 * nPanels, // test/eval-cli.test.ts checks the PNG width (layout width x PNG scale 2)
     height: 460,
     margin: { b: 120, t: 80 },
     legend: { orientation: 'h', y: -0.3 },

@@ -29,7 +29,8 @@ export function niceTicks(lo: number, hi: number, target = 5): number[] {
   const p = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  // integer multiples, not repeated addition: no 0.30000000000000004 labels
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) out.push(k === 0 ? 0 : +(k * step).toPrecision(12));
   return out;
 }
 
@@ -59,6 +60,8 @@ function buildAxes(fig: Figure, kind: 'x' | 'y', box: { l: number; r: number; t:
     else if (cats) [lo, hi] = [-0.5, cats.length - 0.5];
     else {
       const nums = finite(vals);
+      // like plotly's autorange, data-referenced shapes count (e.g. the zero line of a difference plot)
+      for (const sh of ((fig.layout.shapes as Obj[]) ?? [])) if ((sh[`${kind}ref`] ?? kind) === id) nums.push(...finite([sh[`${kind}0`], sh[`${kind}1`]]));
       if (kind === 'y') {
         for (const d of traces) {
           const e = d.error_y as Obj | undefined;
@@ -149,7 +152,7 @@ function drawTraces(fig: Figure, xs: Map<string, Axis>, ys: Map<string, Axis>): 
       const w = Math.abs(scale(xa, (d.width as number) ?? 1) - scale(xa, 0));
       const y0 = scale(ya, Math.max(ya.lo, 0));
       for (const p of pts) if (p) parts.push(`<rect x="${n2(p[0] - w / 2)}" y="${n2(Math.min(p[1], y0))}" width="${n2(w)}" height="${n2(Math.abs(y0 - p[1]))}"/>`);
-      out.push(`<g class="trace bar" data-name="${xmlEscape(String(d.name ?? ''))}" fill="${color}" fill-opacity="${d.opacity ?? 1}">${parts.join('')}</g>`);
+      out.push(`<g class="trace bar" data-name="${xmlEscape(String(d.name ?? ''))}" fill="${color}" fill-opacity="${d.opacity ?? 1}" clip-path="url(#clip-${xa.id}-${ya.id})">${parts.join('')}</g>`);
       prev = pts;
       continue;
     }
