@@ -82,7 +82,7 @@ test(`eval CLI on a handmade CSV gives the hand-computed numbers, writes report 
   if (HAS_CHROMIUM) {
     const png = fs.readFileSync(path.join(out, 'distribution_shift.png'));
     assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG');
-    assert.equal(png.readUInt32BE(16), 330 * 4); // IHDR width = layout width (3 histogram panels + quantile)
+    assert.equal(png.readUInt32BE(16), 330 * 4 * 2); // IHDR width = layout width (3 histogram panels + quantile) x PNG scale 2
     assert.deepEqual(j.pngSkipped, []);
   }
 });

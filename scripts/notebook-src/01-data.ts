@@ -11,20 +11,20 @@
 // This notebook loads the staged datasets with `lib/data`, applies the paper's preparation
 // (length filters, GPT-2 token prompts) and looks at the score distributions per class.
 //
-// **Scale.** The first code cell reads `RARLHF_NB_SCALE` (`quick` for CI, `full` for the paper-sized
-// run) and `RARLHF_DATA_DIR`. The committed outputs below come from a run at the scale printed by
-// that cell (`quick`, via `npm run notebooks`). Data loading is cheap, so both scales load every
-// row; `quick` only tokenizes fewer prompts.
+// This notebook is about the **real** data at every scale (the `teach` course of notebooks 02-05
+// trains on generated reviews instead; see notebook 02). `RARLHF_NB_SCALE` only decides how many
+// prompts are tokenized for the length statistics: 2,000 at `teach` and `real`, all at `full`.
+// `RARLHF_DATA_DIR` points at the data (default `../shared/data`).
 
 // %%
 import * as path from "path";
 import * as tslab from "tslab";
 import { resolveDataDir } from "../dist/lib/data/paths";
+import { courseScale } from "../dist/lib/notebook/course";
 
-const SCALE = (process.env.RARLHF_NB_SCALE ?? "quick") as "quick" | "full";
-if (SCALE !== "quick" && SCALE !== "full") throw new Error(`RARLHF_NB_SCALE must be quick or full, got ${SCALE}`);
+const SCALE = courseScale();
 const DATA_DIR = resolveDataDir(process.env.RARLHF_DATA_DIR);
-const N_TOKENIZE = SCALE === "quick" ? 2000 : Infinity; // prompts tokenized for the length statistics
+const N_TOKENIZE = SCALE === "full" ? Infinity : 2000; // prompts tokenized for the length statistics
 console.log({ SCALE, DATA_DIR, N_TOKENIZE });
 
 // %% [markdown]
@@ -152,7 +152,7 @@ tslab.display.html(htmlTable(
 // (score <= 5) holds nearly every toxic comment and a slice of the non-toxic ones.
 
 // %%
-import { figureToPng } from "../dist/lib/eval/render";
+import { showFigure } from "../dist/lib/notebook/show";
 import type { Figure } from "../dist/lib/eval/figures";
 
 const edges = histogramEdges([jigScores.toxic, jigScores.nonToxic], 30);
@@ -168,8 +168,7 @@ const histFig: Figure = {
     shapes: [{ type: "line", x0: JIGSAW_TAIL, x1: JIGSAW_TAIL, yref: "paper", y0: 0, y1: 1, line: { dash: "dash" } }],
   },
 };
-const png = await figureToPng(histFig);
-if (png) tslab.display.png(png); else console.log("no Chromium found: figure skipped");
+await showFigure(tslab.display, histFig);
 
 // %% [markdown]
 // ### Tail prompts

@@ -2,26 +2,31 @@
 // # 03 · RLHF vs RA-RLHF
 //
 // Standard RLHF (PPO) maximises the **average** reward over a batch of episodes. RA-RLHF replaces
-// that objective with a **CVaR** (conditional value at risk): the average over the worst α fraction
-// of episodes. In practice that means a PPO step that only learns from the lowest-return episodes of
-// each batch. Starting straight at α would discard most of the batch before the policy has learnt
-// anything, so RA-RLHF uses a **soft-risk schedule**: the whole batch for a warm start of n
-// iterations, then a linear shrink until ρ·M iterations, after which α·B episodes are kept.
+// that objective with a **CVaR**: the average over the worst α share of episodes (notebook 00
+// explains CVaR with a toy). In practice that means a PPO step that only learns from the
+// lowest-return episodes of each batch. Starting straight at α would discard most of the batch
+// before the policy has learnt anything, so RA-RLHF uses a **soft-risk schedule**: the whole batch
+// for a warm start of n iterations, then a linear shrink until ρ·M iterations, after which α·B
+// episodes are kept.
 //
 // Part 1 plots that schedule for the paper's settings and shows the batch selection on a toy batch.
-// Part 2 trains RLHF and RA-RLHF on a miniature task and compares their training curves.
+// Part 2 trains RLHF and RA-RLHF on the policy of notebook 02 and compares their training curves.
 //
-// **Scale.** The first code cell reads `RARLHF_NB_SCALE` (`quick` for CI, `full`) and
-// `RARLHF_DATA_DIR`; the committed outputs come from the `quick` run printed there.
+// **Scale**: `RARLHF_NB_SCALE` as in notebook 02 (`teach` by default; run 02 first at the same scale).
 
 // %%
+import * as path from "path";
 import * as tslab from "tslab";
-import { resolveDataDir } from "../dist/lib/data/paths";
+import { initEngine } from "../dist/lib/engine";
+import { courseScale, loadCourse, courseCheckpoints, loadCourseTokenizer } from "../dist/lib/notebook/course";
+import { check } from "../dist/lib/notebook/check";
+import { showFigure } from "../dist/lib/notebook/show";
 
-const SCALE = (process.env.RARLHF_NB_SCALE ?? "quick") as "quick" | "full";
-if (SCALE !== "quick" && SCALE !== "full") throw new Error(`RARLHF_NB_SCALE must be quick or full, got ${SCALE}`);
-const DATA_DIR = resolveDataDir(process.env.RARLHF_DATA_DIR);
-console.log({ SCALE, DATA_DIR });
+await initEngine();
+const course = await loadCourse(courseScale());
+const tokenizer = loadCourseTokenizer(course);
+const dirs = courseCheckpoints(course);
+console.log({ scale: course.scale, data: course.dataName, runDir: course.runDir });
 
 // %% [markdown]
 // ## Part 1 · The soft-risk schedule
@@ -63,22 +68,18 @@ tslab.display.html(htmlTable(Object.entries(settings).map(([name, o]) => ({
 // of training (IMDB 30/194 ≈ 5/30).
 
 // %%
-import { figureToPng } from "../dist/lib/eval/render";
-import type { Figure } from "../dist/lib/eval/figures";
-
-const scheduleFig: Figure = {
+const scheduleFig = {
   data: Object.entries(settings).map(([name, o]) => {
     const m = Array.from({ length: o.M }, (_, i) => i);
     return { type: "scatter", mode: "lines", name, x: m.map((i) => i / o.M), y: m.map((i) => softRiskCount(i, o) / o.B) };
   }),
   layout: {
-    title: { text: "Soft-risk schedule: share of the batch used by each PPO step" }, width: 800, height: 420,
+    title: { text: "Soft-risk schedule: share of the batch used by each PPO step" }, font: { size: 15 }, width: 800, height: 420,
     xaxis: { title: { text: "iteration m / M (one pass over the prompts)" } },
     yaxis: { title: { text: "episodes kept / B" }, range: [0, 1.05] },
   },
 };
-const schedulePng = await figureToPng(scheduleFig);
-if (schedulePng) tslab.display.png(schedulePng); else console.log("no Chromium found: figure skipped");
+await showFigure(tslab.display, scheduleFig);
 
 // %% [markdown]
 // ### Which episodes are kept
@@ -106,132 +107,112 @@ const rows = [0, 3, 6, 9].map((m) => {
 tslab.display.html(htmlTable(rows, { caption: `16 toy returns: ${toyReturns.join("  ")}` }));
 
 // %% [markdown]
-// ## Part 2 · Training RLHF and RA-RLHF on `imdb-mini`
+// ## Part 2 · Training RLHF and RA-RLHF
 //
 // Both algorithms start from the SFT checkpoint of notebook 02 (which is also the frozen KL
 // reference), see the same prompts in the same order with the same seed, and run the same number of
-// PPO steps. The only difference is the `riskCount` passed to each PPO step: B for RLHF, the
-// soft-risk schedule for RA-RLHF.
+// PPO steps. The only difference is the number of episodes each PPO step keeps: B for RLHF, the
+// soft-risk schedule's count for RA-RLHF.
 //
 // ### The reward model
 //
 // The paper's IMDB reward is the positive logit of `lvwerra/distilbert-imdb`, which is not available
-// offline. The kit trains its own sentiment reward (`trainImdbReward`: hashed word uni+bigrams into a
-// linear classifier on IMDB train reviews) and maps its log-odds onto distilbert's logit scale with an
-// affine fit on the authors' 1,550 reference logits, so the paper's tail threshold of -2.5 keeps its
-// meaning. `evaluateImdb` checks it on the IMDB test split and on the reference rows.
+// offline. The kit trains its own sentiment reward (hashed word uni+bigrams into a linear
+// classifier). At `teach` scale it learns the generated reviews' labels and scores the log-odds of
+// "positive"; at `real` scale it learns IMDB and is mapped onto distilbert's logit scale (an affine
+// fit on the authors' 1,550 reference logits), so the paper's tail threshold −2.5 keeps its meaning.
 
 // %%
-import * as fs from "fs";
-import * as path from "path";
-import { projectRoot } from "../dist/lib/data/paths";
-import { initEngine } from "../dist/lib/engine";
-import { trainImdbReward } from "../dist/lib/rewards/train";
-import { evaluateImdb } from "../dist/lib/rewards/evaluate";
+import { trainCourseReward } from "../dist/lib/notebook/course";
 
-const RUN_DIR = path.join(projectRoot(), "runs", "notebooks", SCALE);
-if (!fs.existsSync(path.join(RUN_DIR, "sft", "config.json"))) {
-  throw new Error(`${path.join(RUN_DIR, "sft")} not found: run notebooks/02-policy-and-sft.ipynb first (same RARLHF_NB_SCALE)`);
-}
-await initEngine();
-const R = SCALE === "quick"
-  ? { rewardRows: 5000, hashBits: 18, evalRows: 2000, steps: 12, ppoEpochs: 4 }
-  : { rewardRows: 0, hashBits: 20, evalRows: 0, steps: 30, ppoEpochs: 4 };
-let t0 = performance.now();
-const rm = await trainImdbReward({ dataDir: DATA_DIR, limit: R.rewardRows || undefined, hyper: { hashBits: R.hashBits } });
-await rm.model.save(path.join(RUN_DIR, "reward"));
-const rmEval = await evaluateImdb(rm.model, { dataDir: DATA_DIR, limit: R.evalRows || undefined });
-tslab.display.html(htmlTable([{
-  "train reviews": R.rewardRows || "all",
-  "test reviews": rmEval.test.n,
-  "test accuracy": rmEval.test.accuracy,
-  "test AUC": rmEval.test.auc,
-  "Spearman vs distilbert (reference rows)": rmEval.reference.spearman,
-  "RMSE vs distilbert (held-out half)": rmEval.reference.rmseHeldOutHalf,
-  seconds: (performance.now() - t0) / 1000,
-}], { caption: "Kit sentiment reward model (scale: distilbert-imdb positive logit)" }));
+const rm = await trainCourseReward(course);
+await rm.model.save(dirs.reward);
+tslab.display.html(htmlTable([rm.report], { caption: `Kit sentiment reward model (${course.dataName})` }));
 
 // %% [markdown]
-// ### The training loop
-//
-// `trainPPO` (lib/rl/train-loop.ts) is the authors' outer loop: for each batch m of prompts it samples
-// responses from the policy, scores prompt + response with the reward model, asks the soft-risk
-// schedule for alphaN (RA-RLHF only) and runs one trl-0.7 PPO step (KL-penalised per-token rewards,
-// GAE, 4 epochs of clipped policy and value updates, adaptive KL coefficient). `ppoTrainConfig` fills
-// the paper's defaults and overrides the fields the miniature scales: B = 32, 24 new tokens,
-// learning rate 1.41e-4, and M = the number of steps actually run. The warm start n is scaled with M
-// as `imdb-mini` does (paper: n = 30 of M = 194).
+// **What you should see:** a reward model that separates the classes (accuracy well above 0.5),
+// or PPO has nothing to climb.
 
 // %%
-import { GPT2WithValueHead } from "../dist/lib/models/gpt2";
-import { loadGPT2 } from "../dist/lib/models/checkpoint";
-import { GPT2Tokenizer } from "../dist/lib/text/gpt2-tokenizer";
+check("the reward model separates positive from negative reviews", Number(rm.report["test accuracy"]) > 0.8, { "test accuracy": Number(rm.report["test accuracy"]) });
+
+// %% [markdown]
+// ### The PPO configuration
+//
+// `ppoTrainConfig` fills the paper's PPO defaults (`TRAIN_DEFAULTS`, trl 0.7) and overrides only the
+// fields the miniature scales: batch size B, steps M (= the number of PPO iterations run, as the
+// authors hard-code M), learning rate, new tokens, and the warm start n scaled with M (paper: n = 30
+// of M = 194). `rarlhf train --config <run>/config.json` replays a stage from the config each run
+// folder records.
+
+// %%
 import { ppoTrainConfig } from "../dist/lib/pipeline/ppo-adapter";
-import { trainPPO, type StepRecord } from "../dist/lib/rl/train-loop";
-import { loadTask } from "../dist/lib/data/tasks";
-import { minNewTokens } from "../dist/lib/data/prompts";
+import { coursePrompts, courseTask, trainCoursePPO } from "../dist/lib/notebook/course";
 
-const tokenizer = GPT2Tokenizer.fromDir(path.join(RUN_DIR, "sft"));
-const task = await loadTask("imdb-mini", { dataDir: DATA_DIR, tokenizer: tokenizer });
-const spec = task.spec;
-const warmStart = Math.max(1, Math.round((spec.risk.n * R.steps) / spec.M));
-const trainConfig = ppoTrainConfig({
-  task: spec.name, seed: spec.seed,
-  ppo: {
-    steps: R.steps, batchSize: spec.batchSize, miniBatchSize: spec.miniBatchSize, ppoEpochs: R.ppoEpochs, lr: spec.learningRate,
-    initKlCoef: 0.2, maxNewTokens: spec.maxNewTokens, minNewTokens: minNewTokens(spec.minLength, spec.promptTokens),
-  },
-  risk: { alpha: spec.risk.alpha, warmStart: warmStart, rho: spec.risk.rho },
-});
-console.log({ steps: R.steps, B: trainConfig.ppo.batch_size, risk: trainConfig.risk, generation: trainConfig.generation });
+const h = course.hyper;
+const prompts = await coursePrompts(course, tokenizer);
+const config = ppoTrainConfig({ task: courseTask(course), seed: 0, ppo: h.ppo, risk: h.risk });
+tslab.display.html(htmlTable([{
+  "B (batch)": config.ppo.batch_size, "M (steps)": config.train.steps, "PPO epochs": config.ppo.ppo_epochs, lr: config.ppo.learning_rate.toExponential(2),
+  "init KL coef": config.ppo.init_kl_coef, "new tokens": config.generation.max_new_tokens, "α": config.risk.alpha, "n (warm start)": config.risk.n, "ρ": config.risk.rho,
+  "kept at the end": softRiskCount(config.train.steps - 1, { B: config.ppo.batch_size, M: config.train.steps, alpha: config.risk.alpha, n: config.risk.n, rho: config.risk.rho }),
+}], { caption: `PPO settings (${prompts.train.length} training prompts)` }));
 
-const runs: Record<string, { steps: StepRecord[]; seconds: number }> = {};
-for (const algo of ["rlhf", "ra-rlhf"] as const) {
-  const policy = new GPT2WithValueHead(loadGPT2(path.join(RUN_DIR, "sft")).model, { seed: spec.seed });
-  const ref = loadGPT2(path.join(RUN_DIR, "sft")).model;
-  const t = performance.now();
-  const r = await trainPPO(trainConfig, {
-    algo: algo, policy: policy, ref: ref, tokenizer: tokenizer, rewardModel: rm.model,
-    trainPrompts: task.train.map((p) => p.queryIds), outDir: path.join(RUN_DIR, algo), progress: false,
-  });
-  runs[algo] = { steps: r.steps, seconds: (performance.now() - t) / 1000 };
-  console.log(`${algo}: ${r.steps.length} steps in ${runs[algo].seconds.toFixed(0)} s -> ${path.join(RUN_DIR, algo)}`);
-  policy.dispose();
-  ref.dispose();
-}
+// %% [markdown]
+// ### Training
+//
+// `trainCoursePPO` runs the offline demo's PPO stage (`runPPOStage`) with this config: it builds
+// the policy (SFT weights + a fresh value head) and the frozen reference, and calls `trainPPO`
+// (lib/rl/train-loop.ts), the authors' outer
+// loop: sample responses, score them, ask the schedule how many episodes to keep (RA-RLHF), run one
+// trl-0.7 PPO step. It writes `config.json`, `metrics.jsonl` and the final checkpoint.
+
+// %%
+let t0 = performance.now();
+await trainCoursePPO(course, "rlhf", rm.model, tokenizer, prompts.train);
+console.log(`RLHF: ${h.ppo.steps} steps in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+
+// %%
+t0 = performance.now();
+await trainCoursePPO(course, "ra_rlhf", rm.model, tokenizer, prompts.train);
+console.log(`RA-RLHF: ${h.ppo.steps} steps in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
 // %% [markdown]
 // ### Training curves side by side
 //
 // The panels are the paper's TensorBoard tags. Things to look for:
-// * **Kept episodes**: RA-RLHF uses the whole batch during the warm start, then fewer and fewer.
+// * **Kept episodes**: RA-RLHF uses the whole batch during the warm start, then fewer and fewer
+//   (plotted raw: the schedule is deterministic).
 // * **Return over batch** (`ppo/returns/mean`) is averaged over the *kept* episodes, so for RA-RLHF
 //   it drops as the selection concentrates on the worst episodes (the paper's figure shows the same).
 // * **Environment reward** is the mean score of all sampled responses.
 //
-// Curves are EMA-smoothed (faint lines: raw values).
+// Smoothing: a bias-corrected exponential moving average with weight `course.hyper.smoothing`
+// (0.6 here, faint lines are the raw values). The paper's TensorBoard curves use 0.97 over 194+
+// steps; over 30 steps 0.97 would flatten everything.
 
 // %%
-import { trainingCurvesFigure } from "../dist/lib/eval/figures";
+import { trainingCurvesFigure, readMetricsJsonl } from "../dist/lib/eval/figures";
 
-const curves = trainingCurvesFigure(
-  [{ name: "RLHF", records: runs["rlhf"].steps }, { name: "RA-RLHF", records: runs["ra-rlhf"].steps }],
-  { smoothing: 0.6 },
-);
-const curvesPng = await figureToPng(curves);
-if (curvesPng) tslab.display.png(curvesPng); else console.log("no Chromium found: figure skipped");
+const records = { rlhf: readMetricsJsonl(path.join(course.runDir, "rlhf", "metrics.jsonl")), ra_rlhf: readMetricsJsonl(path.join(course.runDir, "ra_rlhf", "metrics.jsonl")) };
+await showFigure(tslab.display, trainingCurvesFigure([{ name: "rlhf", records: records.rlhf }, { name: "ra_rlhf", records: records.ra_rlhf }], { smoothing: h.smoothing }));
 
 // %%
-const lastK = (recs: StepRecord[], key: string, k = 4) => {
-  const xs = recs.slice(-k).map((r) => r[key]).filter((x) => typeof x === "number");
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-};
-tslab.display.html(htmlTable(Object.entries(runs).map(([algo, r]) => ({
-  algorithm: algo,
-  steps: r.steps.length,
-  seconds: r.seconds,
-  "reward (first 4 steps)": r.steps.slice(0, 4).reduce((a, s) => a + s["env/reward_mean"], 0) / Math.min(4, r.steps.length),
-  "reward (last 4 steps)": lastK(r.steps, "env/reward_mean"),
-  "KL (last 4)": lastK(r.steps, "objective/kl"),
-  "kept episodes (last step)": r.steps[r.steps.length - 1]["risk/kept"],
-})), { caption: "Training summary (env reward = mean reward-model score of the sampled responses)" }));
+const num = (r: Record<string, unknown>, k: string) => Number(r[k]);
+const avg = (rs: Record<string, unknown>[], k: string) => rs.reduce((a, r) => a + num(r, k), 0) / rs.length;
+const summary = Object.entries(records).map(([algo, rs]) => ({
+  algorithm: algo, steps: rs.length,
+  "reward (first 5 steps)": avg(rs.slice(0, 5), "env/reward_mean"), "reward (last 5 steps)": avg(rs.slice(-5), "env/reward_mean"),
+  "KL (last 5)": avg(rs.slice(-5), "objective/kl"), "kept episodes (last step)": num(rs[rs.length - 1], "risk/kept"),
+}));
+tslab.display.html(htmlTable(summary, { caption: "Training summary (env reward = mean reward-model score of all sampled responses)" }));
+
+// %% [markdown]
+// **What you should see:** the environment reward rises for both algorithms, and RA-RLHF's last
+// steps keep ⌈αB⌉ episodes (ties at the threshold are all kept). Whether RA-RLHF lifts the *tail* is a question for held-out prompts:
+// notebook 04.
+
+// %%
+for (const s of summary) check(`${s.algorithm}: the environment reward rises`, s["reward (last 5 steps)"] > s["reward (first 5 steps)"], { first: s["reward (first 5 steps)"], last: s["reward (last 5 steps)"] });
+const alphaB = Math.ceil(h.risk.alpha * h.ppo.batchSize), keptLast = summary[1]["kept episodes (last step)"];
+check("RA-RLHF keeps ⌈αB⌉ episodes at the end (more only on ties at the threshold)", keptLast >= alphaB && keptLast < h.ppo.batchSize, { kept: keptLast, "⌈αB⌉": alphaB });
