@@ -27,7 +27,7 @@ function run(dir: string, nb: string, out: string) {
   return spawnSync('bash', [path.join(ROOT, 'scripts/run-notebooks.sh'), nb], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, RARLHF_NB_SKIP_BUILD: '1', RARLHF_NB_OUT: out, RARLHF_NB_SCALE: 'quick', RARLHF_NB_CELL_TIMEOUT: '60' },
+    env: { ...process.env, RARLHF_NB_SKIP_BUILD: '1', RARLHF_NB_OUT: out, RARLHF_NB_SCALE: 'real', RARLHF_NB_CELL_TIMEOUT: '60' },
     timeout: 120_000,
   });
 }
@@ -42,7 +42,7 @@ test('run-notebooks: executes a tslab notebook, writes outputs, fails on a type 
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /ok {3}good\.ipynb: [\d.]+s/);
     const executed = JSON.parse(fs.readFileSync(path.join(out, 'good.ipynb'), 'utf8')) as { cells: { outputs: { text?: string[] }[] }[] };
-    assert.equal(executed.cells[1].outputs.map((o) => (o.text ?? []).join('')).join(''), 'scale=quick sum=6\n');
+    assert.equal(executed.cells[1].outputs.map((o) => (o.text ?? []).join('')).join(''), 'scale=real sum=6\n');
 
     const bad = path.join(dir, 'bad.ipynb');
     fs.writeFileSync(bad, notebook(['const x: number = "not a number";']));
