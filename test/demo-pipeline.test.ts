@@ -37,6 +37,10 @@ test('demo --quick runs end to end offline, writes every stage and the report, a
   const report = fs.readFileSync(r.report, 'utf8');
   assert.match(report, /\| ra_rlhf \|/);
   assert.match(report, /Tail reward/);
+  // png: false (as on a machine without Chromium): the report still embeds figures, as browser-free SVG
+  const svgs = [...report.matchAll(/!\[[^\]]*\]\(([^)]+\.svg)\)/g)].map((m) => m[1]);
+  assert.ok(svgs.length >= 2, `report embeds SVG figures, got ${svgs.length}`);
+  for (const f of svgs) assert.match(fs.readFileSync(path.join(out, f), 'utf8'), /^<svg|^<\?xml/);
 
   // A rerun reuses every stage (same config -> same hashes) and regenerates only the report.
   const r2 = await runDemo({ out, quick: true, quiet: true, png: false });

@@ -97,3 +97,9 @@ test('without Chromium a report still gets SVG figures, linked from results.md',
   assert.match(fs.readFileSync(path.join(out, 'training_curves.svg'), 'utf8'), /data-name="RLHF"/);
   assert.match(fs.readFileSync(path.join(out, 'quantile_diff.svg'), 'utf8'), /RA-RLHF − RLHF/);
 });
+
+test('niceTicks: a constant series within float noise gets one tick, not an endless loop', () => {
+  assert.deepEqual(niceTicks(12, 12.000000000000002), [12]);
+  assert.deepEqual(niceTicks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  assert.deepEqual(niceTicks(0, Infinity), []);
+});

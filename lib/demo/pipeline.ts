@@ -177,7 +177,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const totalSeconds = (performance.now() - t0) / 1000;
   writeJson(path.join(out, 'results.json'), { tail, cvarAlpha: cfg.eval.cvarAlpha, metrics, timings, totalSeconds, eval: result });
   const report = path.join(out, 'report.md');
-  fs.writeFileSync(report, renderReport(cfg, o, tail, table.markdown, metrics, timings, totalSeconds, figs.png, figs.html, exampleGenerations(genFile, DEMO_MODELS, 4), out));
+  fs.writeFileSync(report, renderReport(cfg, o, tail, table.markdown, metrics, timings, totalSeconds, figs.images, figs.html, exampleGenerations(genFile, DEMO_MODELS, 4), out));
   progress.log(`report: ${report} (${totalSeconds.toFixed(0)} s)`);
   return { out, report, timings, totalSeconds, metrics };
 }
@@ -188,7 +188,7 @@ function mean(xs: number[]): number {
 
 function renderReport(
   cfg: DemoConfig, o: DemoOptions, tail: number, table: string, metrics: DemoResult['metrics'], timings: StageRecord[],
-  totalSeconds: number, pngs: string[], htmls: string[], examples: string, out: string,
+  totalSeconds: number, images: string[], htmls: string[], examples: string, out: string,
 ): string {
   const rel = (f: string) => path.relative(out, f);
   const hostile = DEMO_MODELS.map((n) => `| ${n} | ${metrics[n].hostileReward.toFixed(2)} |`).join('\n');
@@ -214,7 +214,7 @@ ${hostile}
 
 ## Figures
 
-${pngs.length ? pngs.map((f) => `![${path.basename(f, '.png')}](${rel(f)})`).join('\n\n') : '(PNG rendering unavailable: no Chromium found; open the HTML files)'}
+${images.map((f) => `![${path.basename(f, path.extname(f))}](${rel(f)})`).join('\n\n')}
 
 Interactive: ${htmls.map((f) => `[${path.basename(f)}](${rel(f)})`).join(', ')}
 

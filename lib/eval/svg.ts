@@ -24,7 +24,9 @@ const n2 = (v: number) => (Math.round(v * 100) / 100).toString();
 /** ~5 "nice" ticks (1, 2, 5 x 10^k) inside [lo, hi]. */
 export function niceTicks(lo: number, hi: number, target = 5): number[] {
   const span = hi - lo;
-  if (!(span > 0)) return [lo];
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [];
+  // a constant series (12..12.000000000000002) is one tick: a step near 1e-16 would never reach hi
+  if (!(span > 1e-9 * Math.max(Math.abs(lo), Math.abs(hi)))) return [lo];
   const raw = span / target;
   const p = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;

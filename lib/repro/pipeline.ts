@@ -239,7 +239,7 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   }, o.png ?? true);
   const totalSeconds = (performance.now() - t0) / 1000;
   writeJson(path.join(out, 'results.json'), { task: cfg.task, seeds: o.seeds, config: cfg, table: table.rows, perplexity: ppl, perplexityTexts: pplTexts.length, timings, totalSeconds, seed0Dir: seed0 });
-  const md = renderResults(cfg, taskNotes, o, pplTexts.length, table.markdown, timings, totalSeconds, figs.png.map((f) => path.relative(out, f)), figs.html.map((f) => path.relative(out, f)));
+  const md = renderResults(cfg, taskNotes, o, pplTexts.length, table.markdown, timings, totalSeconds, figs.images.map((f) => path.relative(out, f)), figs.html.map((f) => path.relative(out, f)));
   const resultsFile = path.join(out, 'results.md');
   fs.writeFileSync(resultsFile, md);
   await reward.dispose?.();
@@ -247,7 +247,7 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   return { out, results: resultsFile, timings, totalSeconds, table: table.markdown };
 }
 
-function renderResults(cfg: ReproConfig, notes: string[], o: ReproOptions, nPpl: number, table: string, timings: StageRecord[], total: number, pngs: string[], htmls: string[]): string {
+function renderResults(cfg: ReproConfig, notes: string[], o: ReproOptions, nPpl: number, table: string, timings: StageRecord[], total: number, images: string[], htmls: string[]): string {
   return `# Miniature reproduction: ${cfg.task}${o.quick ? ' (quick test config: numbers are not meaningful)' : ''}
 
 Paper Table 2 columns, mean ± sample std over ${o.seeds.length} seed(s) [${o.seeds.join(', ')}]. GPT2 = the policy after
@@ -269,7 +269,7 @@ ${notes.map((n) => `- ${n}`).join('\n')}
 
 ## Figures
 
-${pngs.map((f) => `![${path.basename(f, '.png')}](${f})`).join('\n\n') || '(no PNG: Chromium not found)'}
+${images.map((f) => `![${path.basename(f, path.extname(f))}](${f})`).join('\n\n')}
 
 Interactive: ${htmls.map((f) => `[${path.basename(f)}](${f})`).join(', ')}
 
