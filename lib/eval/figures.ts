@@ -14,7 +14,8 @@ import type { MetricsRecord } from './training-figures';
 export { DEFAULT_CURVE_KEYS, RAW_KEYS, curveKeys, preferFullBatch, trainingCurvesFigure } from './training-figures';
 export type { CurveRun, MetricsRecord, TrainingCurvesOptions } from './training-figures';
 
-export interface Figure { data: Record<string, unknown>[]; layout: Record<string, unknown> }
+import type { Figure } from './style';
+export type { Figure } from './style';
 
 function axisName(kind: 'x' | 'y', i: number): string { return i === 0 ? kind : `${kind}${i + 1}`; }
 function axisKey(kind: 'x' | 'y', i: number): string { return i === 0 ? `${kind}axis` : `${kind}axis${i + 1}`; }

@@ -66,3 +66,6 @@ export function baseLayout(layout: Record<string, unknown>): Record<string, unkn
     title: title ? { ...title, font: { size: TITLE_SIZE } } : undefined,
   };
 }
+
+/** A plotly figure spec (plain JSON); every figure module builds these. */
+export interface Figure { data: Record<string, unknown>[]; layout: Record<string, unknown> }

@@ -4,7 +4,7 @@
  */
 import { curveGroup, debiasedEma, seedBand } from './curves';
 import { axisStyle, baseLayout, displayName, FONT, modelColor, withAlpha } from './style';
-import type { Figure } from './figures';
+import type { Figure } from './style';
 
 export type MetricsRecord = Record<string, unknown>;
 export interface CurveRun { name: string; records: MetricsRecord[]; /** algorithm/arm; default curveGroup(name) */ group?: string }
