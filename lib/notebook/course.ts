@@ -26,6 +26,8 @@ import { evaluateImdb } from '../rewards/evaluate';
 import type { KitRewardModel } from '../rewards/trained';
 import type { RewardModel } from '../rewards/types';
 import { runPPOStage } from '../pipeline/ppo-adapter';
+import { loadLM } from '../pipeline/adapters';
+import type { GPT2LMHeadModel } from '../models/gpt2';
 import { Progress } from '../pipeline/run-dir';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 
@@ -163,6 +165,9 @@ export async function coursePrompts(c: Course, tokenizer: GPT2Tokenizer): Promis
   };
 }
 
+/** The paper's four models, in its tables' order. */
+export type CourseModel = 'gpt2' | 'sft' | 'rlhf' | 'ra_rlhf';
+
 /** Checkpoint folders the notebooks write (02: pretrain, sft; 03: reward, rlhf, ra_rlhf), in the paper's model order. */
 export function courseCheckpoints(c: Course): { gpt2: string; sft: string; rlhf: string; ra_rlhf: string; reward: string } {
   const d = (...p: string[]) => path.join(c.runDir, ...p);
@@ -232,4 +237,15 @@ export async function trainCoursePPO(
 /** The task name PPO configs record: the demo's generated reviews, or imdb-mini. */
 export function courseTask(c: Course): string {
   return c.scale === 'teach' ? 'demo' : 'imdb-mini';
+}
+
+/** The named checkpoints (gpt2, sft, rlhf, ra_rlhf) as generation models; dispose them after use. */
+export function loadCourseModels(c: Course, tokenizer: GPT2Tokenizer, names: readonly CourseModel[]): { name: string; model: GPT2LMHeadModel; tokenizer: GPT2Tokenizer }[] {
+  const dirs = courseCheckpoints(c);
+  return names.map((name) => loadGenerationModel(name, requireCourseDir(c, dirs[name], name === 'gpt2' || name === 'sft' ? '02-policy-and-sft.ipynb' : '03-rlhf-vs-ra-rlhf.ipynb'), tokenizer));
+}
+
+/** One checkpoint folder as a generation model named `name` (positional: see trainCoursePPO). */
+export function loadGenerationModel(name: string, dir: string, tokenizer: GPT2Tokenizer): { name: string; model: GPT2LMHeadModel; tokenizer: GPT2Tokenizer } {
+  return { name, model: loadLM(dir).model, tokenizer };
 }

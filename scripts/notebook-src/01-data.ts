@@ -211,7 +211,7 @@ tslab.display.html(htmlTable(
 import { loadTask, TASKS, type TaskData } from "../dist/lib/data/tasks";
 
 const tasks: Record<string, TaskData> = {};
-for (const name of Object.keys(TASKS)) tasks[name] = await loadTask(name, { dataDir: DATA_DIR, tokenizer: tokenizer }) // (tslab: no shorthand for names from other cells);
+for (const name of Object.keys(TASKS)) tasks[name] = await loadTask(name, { dataDir: DATA_DIR, tokenizer: tokenizer });
 tslab.display.html(htmlTable(Object.values(tasks).map((t) => ({
   task: t.spec.name,
   "prompt / new tokens": `${t.spec.promptTokens} / ${t.spec.maxNewTokens}`,

@@ -19,7 +19,7 @@
 import * as path from "path";
 import * as tslab from "tslab";
 import { initEngine } from "../dist/lib/engine";
-import { courseScale, loadCourse, courseCheckpoints, loadCourseTokenizer, coursePrompts, requireCourseDir, courseTail } from "../dist/lib/notebook/course";
+import { courseScale, loadCourse, courseCheckpoints, loadCourseTokenizer, loadCourseModels, coursePrompts, requireCourseDir, courseTail } from "../dist/lib/notebook/course";
 import { check } from "../dist/lib/notebook/check";
 import { showFigure } from "../dist/lib/notebook/show";
 import { htmlTable } from "../dist/lib/notebook/html";
@@ -29,7 +29,6 @@ const course = await loadCourse(courseScale());
 const tokenizer = loadCourseTokenizer(course);
 const dirs = courseCheckpoints(course);
 const MODELS = ["gpt2", "sft", "rlhf", "ra_rlhf"] as const;
-for (const name of MODELS) requireCourseDir(course, dirs[name], name === "gpt2" || name === "sft" ? "02-policy-and-sft.ipynb" : "03-rlhf-vs-ra-rlhf.ipynb");
 console.log({ scale: course.scale, data: course.dataName, runDir: course.runDir });
 
 // %% [markdown]
@@ -40,14 +39,13 @@ console.log({ scale: course.scale, data: course.dataName, runDir: course.runDir 
 // `prompt_score` column). The table is written as JSONL: `rarlhf eval` reads it too.
 
 // %%
-import { loadLM } from "../dist/lib/pipeline/adapters";
 import { KitRewardModel } from "../dist/lib/rewards/trained";
 import { generationRows } from "../dist/lib/pipeline/generations";
 import { writeGenerations } from "../dist/lib/eval/generations";
 
 const reward = await KitRewardModel.load(requireCourseDir(course, dirs.reward, "03-rlhf-vs-ra-rlhf.ipynb"));
 const testPrompts = (await coursePrompts(course, tokenizer)).test;
-const models = MODELS.map((name) => ({ name: name, model: loadLM(dirs[name]).model, tokenizer: tokenizer }));
+const models = loadCourseModels(course, tokenizer, MODELS);
 const t0 = performance.now();
 const rows = await generationRows(testPrompts.map((p) => ({ prompt: p.prompt, cls: p.label, extra: { hostile: p.hostile } })),
   models, reward, { maxNewTokens: course.hyper.eval.maxNewTokens, seed: 0, batchSize: 64 });
@@ -140,7 +138,7 @@ import { quantileDiffBootstrap } from "../dist/lib/eval/quantile-diff";
 
 await showFigure(tslab.display, quantileTailFigure(result.quantiles.q, curves, { maxQ: 20 }));
 const band = quantileDiffBootstrap({ a: [numberColumn(table, "ra_rlhf_reward")], b: [numberColumn(table, "rlhf_reward")], promptScores: [promptScores] }, { resamples: 1000, seed: 0 });
-await showFigure(tslab.display, quantileDiffFigure([{ a: "ra_rlhf", b: "rlhf", band: band }]));
+await showFigure(tslab.display, quantileDiffFigure([{ a: "ra_rlhf", b: "rlhf", band }]));
 
 // %% [markdown]
 // **What you should see:** the RA-RLHF − RLHF curve above zero from the riskiest prompts to

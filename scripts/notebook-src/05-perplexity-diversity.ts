@@ -14,7 +14,7 @@
 import * as path from "path";
 import * as tslab from "tslab";
 import { initEngine } from "../dist/lib/engine";
-import { courseScale, loadCourse, courseCheckpoints, loadCourseTokenizer, coursePrompts, requireCourseDir, courseTail } from "../dist/lib/notebook/course";
+import { courseScale, loadCourse, courseCheckpoints, loadCourseTokenizer, loadCourseModels, loadGenerationModel, coursePrompts, courseTail } from "../dist/lib/notebook/course";
 import { check } from "../dist/lib/notebook/check";
 import { htmlTable } from "../dist/lib/notebook/html";
 
@@ -23,7 +23,6 @@ const course = await loadCourse(courseScale());
 const tokenizer = loadCourseTokenizer(course);
 const dirs = courseCheckpoints(course);
 const MODELS = ["gpt2", "sft", "rlhf", "ra_rlhf"] as const;
-for (const name of MODELS) requireCourseDir(course, dirs[name], "03-rlhf-vs-ra-rlhf.ipynb");
 console.log({ scale: course.scale, data: course.dataName, runDir: course.runDir });
 
 // %% [markdown]
@@ -36,17 +35,15 @@ console.log({ scale: course.scale, data: course.dataName, runDir: course.runDir 
 
 // %%
 import { perplexity, causalLMLogprobs } from "../dist/lib/eval/perplexity";
-import { loadLM } from "../dist/lib/pipeline/adapters";
 import type { GPT2LMHeadModel } from "../dist/lib/models/gpt2";
 
 const meanPerplexity = async (model: GPT2LMHeadModel, texts: string[]) =>
   (await perplexity(causalLMLogprobs(model), tokenizer, texts, { maxChars: 200, batchSize: 16, bosTokenId: tokenizer.bosTokenId, padTokenId: tokenizer.padTokenId })).meanPerplexity;
 const pplTexts = course.heldOut.positive.slice(0, course.hyper.eval.pplTexts);
 const ppl: Record<string, number> = {};
-for (const name of MODELS) {
-  const model = loadLM(dirs[name]).model;
-  ppl[name] = await meanPerplexity(model, pplTexts);
-  model.dispose();
+for (const m of loadCourseModels(course, tokenizer, MODELS)) {
+  ppl[m.name] = await meanPerplexity(m.model, pplTexts);
+  m.model.dispose();
 }
 tslab.display.html(htmlTable(MODELS.map((m) => ({ model: m, "perplexity ↓": ppl[m], texts: pplTexts.length })), { caption: "Perplexity of held-out positive reviews (first 200 characters)", digits: 2 }));
 
@@ -80,7 +77,7 @@ import { evalSpec } from "../dist/lib/pipeline/report";
 const reward = await KitRewardModel.load(dirs.reward);
 const test = (await coursePrompts(course, tokenizer)).test;
 const DIVERSE_FILE = path.join(course.runDir, "generations-4-samples.jsonl");
-const models = MODELS.map((name) => ({ name: name, model: loadLM(dirs[name]).model, tokenizer: tokenizer }));
+const models = loadCourseModels(course, tokenizer, MODELS);
 // distinct prompt texts: samples are grouped by prompt, and generated reviews repeat openings
 const distinctPrompts = [...new Map(test.map((p) => [p.prompt, p])).values()].slice(0, 100);
 writeGenerations(DIVERSE_FILE, await generationRows(distinctPrompts.map((p) => ({ prompt: p.prompt, cls: p.label })),
@@ -144,9 +141,10 @@ const GEN04 = path.join(course.runDir, "generations.jsonl");
 const TAIL = courseTail(course, readGenerations(GEN04).rows.map((r) => ({ promptScore: Number(r.prompt_score), hostile: r.hostile === true })));
 const ablation: Record<string, number>[] = [];
 for (let i = 0; i < grid.length; i++) {
-  const model = loadLM(path.join(runDirs[i], "checkpoints", "final")).model;
+  const policy = loadGenerationModel("policy", path.join(runDirs[i], "checkpoints", "final"), tokenizer);
+  const model = policy.model;
   const file = path.join(runDirs[i], "generations.jsonl");
-  writeGenerations(file, await generationRows(test.map((p) => ({ prompt: p.prompt, cls: p.label })), [{ name: "policy", model: model, tokenizer: tokenizer }], reward,
+  writeGenerations(file, await generationRows(test.map((p) => ({ prompt: p.prompt, cls: p.label })), [policy], reward,
     { maxNewTokens: h.eval.maxNewTokens, seed: 0, batchSize: 64 }));
   const r = evaluateTable(readGenerations(file), evalSpec(["policy"], TAIL, 0.1, false)).models[0];
   ablation.push({ n: grid[i].n, "α": grid[i].alpha, "ρ": h.risk.rho, "PPO steps": h.ppo.steps, reward: r.meanReward, "tail reward": r.tailReward, "tail N": r.tailN, "CVaR 0.1": r.cvar, perplexity: await meanPerplexity(model, pplTexts) });
