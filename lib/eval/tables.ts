@@ -1,4 +1,7 @@
-/** Results tables as markdown and HTML (paper Table 2 layout: one row per model). */
+/**
+ * Tables as markdown and HTML: the results table (paper Table 2 layout: one row per model) and any
+ * list of row objects (notebooks, reports). One HTML renderer, `htmlFromCells`, draws both.
+ */
 import type { AggregateRow, MetricName } from './evaluate';
 
 export interface TableOptions {
@@ -52,9 +55,48 @@ export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/** The one HTML table renderer: header cells, body cells (already formatted), optional caption. */
+export function htmlFromCells(header: readonly string[], body: readonly string[][], o: { caption?: string; className?: string; align?: readonly ('left' | 'right')[]; rowHeader?: boolean } = {}): string {
+  const cls = o.className ? ` class="${escapeHtml(o.className)}"` : '';
+  const caption = o.caption ? `<caption>${escapeHtml(o.caption)}</caption>` : '';
+  const th = header.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  const trs = body.map((r) => `<tr>${r.map((c, i) => {
+    if (o.rowHeader && i === 0) return `<th scope="row">${c}</th>`;
+    return o.align ? `<td style="text-align:${o.align[i]}">${c}</td>` : `<td>${c}</td>`;
+  }).join('')}</tr>`);
+  return `<table${cls}>${caption}\n<thead><tr>${th}</tr></thead>\n<tbody>\n${trs.join('\n')}\n</tbody>\n</table>`;
+}
+
 export function htmlTable(rows: readonly AggregateRow[], o: TableOptions): string {
   const { header, body } = cells(rows, o);
-  const th = header.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
-  const trs = body.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th scope="row">${escapeHtml(c)}</th>` : `<td>${escapeHtml(c)}</td>`)).join('')}</tr>`);
-  return `<table class="rarlhf-results">\n<thead><tr>${th}</tr></thead>\n<tbody>\n${trs.join('\n')}\n</tbody>\n</table>`;
+  return htmlFromCells(header, body.map((r) => r.map(escapeHtml)), { className: 'rarlhf-results', rowHeader: true });
+}
+
+export type TableCell = string | number | boolean | null | undefined;
+
+/** Numbers: integers as is, others with `digits` decimals; text escaped and cut to `maxChars`. */
+export function formatCell(v: TableCell, digits = 3, maxChars = 240): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return String(v);
+    return Number.isInteger(v) ? String(v) : v.toFixed(digits);
+  }
+  const s = String(v);
+  return escapeHtml(s.length > maxChars ? s.slice(0, maxChars) + ' …' : s);
+}
+
+export interface RowsTableOptions {
+  /** Column order (default: keys of the first row). */
+  columns?: string[];
+  caption?: string;
+  digits?: number;
+  maxChars?: number;
+}
+
+/** An HTML table from row objects; numeric columns right-aligned. */
+export function rowsTable(rows: readonly Record<string, TableCell>[], opts: RowsTableOptions = {}): string {
+  const cols = opts.columns ?? (rows.length > 0 ? Object.keys(rows[0]) : []);
+  const align = cols.map((c) => (rows.length > 0 && rows.every((r) => typeof r[c] === 'number' || r[c] == null) ? 'right' : 'left') as 'left' | 'right');
+  const body = rows.map((r) => cols.map((c) => formatCell(r[c], opts.digits, opts.maxChars)));
+  return htmlFromCells(cols, body, { caption: opts.caption, align });
 }
