@@ -21,6 +21,7 @@ import * as path from "path";
 import * as tslab from "tslab";
 import { resolveDataDir } from "../dist/lib/data/paths";
 import { courseScale } from "../dist/lib/notebook/course";
+import { check } from "../dist/lib/notebook/check";
 
 const SCALE = courseScale();
 const DATA_DIR = resolveDataDir(process.env.RARLHF_DATA_DIR);
@@ -49,6 +50,14 @@ const imdbSummary = [imdbTrain, imdbTest].map((d, i) => ({
   negative: d.rows.filter((r) => r.label === 0).length,
 }));
 tslab.display.html(htmlTable(imdbSummary, { caption: "IMDB after the paper's len(text) > 200 filter" }));
+
+// %% [markdown]
+// **What you should see:** the filter drops only ~0.5% of each split, and both classes stay
+// balanced (IMDB has 12,500 reviews per class and split).
+
+// %%
+for (const r of imdbSummary) check(`IMDB ${r.split}: under 1% dropped, classes within 1% of each other`,
+  r.kept / r.read > 0.99 && Math.abs(r.positive - r.negative) / r.kept < 0.01, { read: r.read, kept: r.kept, positive: r.positive, negative: r.negative });
 
 // %% [markdown]
 // Star ratings tell how extreme a review is: negative reviews have 1-4 stars, positive ones 7-10.
@@ -114,6 +123,8 @@ tslab.display.html(htmlTable([0, 1].map((g) => ({
   min: Math.min(...refByClass[g]),
   max: Math.max(...refByClass[g]),
 })), { caption: "distilbert-imdb positive logit on the authors' critical reviews" }));
+check("these are distilbert's mistakes: gold-positive reviews score below 0, gold-negative above", Math.max(...refByClass[1]) < 0 && Math.min(...refByClass[0]) > 0,
+  { "max logit, gold pos": Math.max(...refByClass[1]), "min logit, gold neg": Math.min(...refByClass[0]) });
 
 // %% [markdown]
 // ## Jigsaw-Gen
@@ -145,6 +156,13 @@ tslab.display.html(htmlTable(
   })),
   { caption: "Jigsaw test: -toxic-bert logit of the full comment, per class" },
 ));
+
+// %% [markdown]
+// **What you should see:** toxic comments score far lower (the reward is −toxic-bert's logit), and
+// almost all of them fall in the tail (score ≤ 5), against a quarter of the non-toxic ones.
+
+// %%
+check("toxic comments score lower than non-toxic ones", mean(jigScores.toxic) < mean(jigScores.nonToxic), { toxic: mean(jigScores.toxic), "non-toxic": mean(jigScores.nonToxic) });
 
 // %% [markdown]
 // A histogram with 30 shared bins, as in the paper's distribution-shift figure: non-toxic comments
@@ -197,6 +215,8 @@ tslab.display.html(htmlTable(
   curve.q.map((q, i) => ({ "quantile (%)": q, prompts: curve.n[i], "mean score": curve.reward[i] })),
   { caption: "Jigsaw test: mean score of the lowest q% of comments" },
 ));
+check("the cumulative quantile curve rises with q and ends at the mean", curve.reward.every((v, i) => i === 0 || v >= curve.reward[i - 1]) && Math.abs(curve.reward[curve.reward.length - 1] - mean(allJig)) < 1e-9,
+  { "q=1": curve.reward[0], "q=100": curve.reward[curve.reward.length - 1], mean: mean(allJig) });
 
 // %% [markdown]
 // ## The tasks as the trainers see them: `loadTask`
