@@ -11,6 +11,8 @@ import { initEngine } from '../lib/engine';
 import { KIT_FORMAT, KitRewardModel } from '../lib/rewards/trained';
 import { run as sft } from '../lib/cli/commands/sft';
 import { run as train } from '../lib/cli/commands/train';
+import { runOverrides } from '../lib/cli/run-args';
+import { loadTrainConfig } from '../lib/config/schemas';
 import { loadCheckpoint, loadTrainerState } from '../lib/models/checkpoint';
 import { spawn } from 'node:child_process';
 
@@ -76,6 +78,16 @@ test('CLI argument errors', async () => {
   await assert.rejects(train(['--algo', 'rlhf', '--config', path.join(CFG, 'imdb-mini.json')]), /--out <run dir> is required/);
   await assert.rejects(train(['--algo', 'rlhf', '--config', path.join(CFG, 'imdb-mini.json'), '--out', '/tmp/x', '--set', 'ppo.lr=1']), /unknown field "ppo.lr"/);
   await assert.rejects(sft(['--out', '/tmp/x']), /--config <file> is required/);
+});
+
+test('--data-dir on train and sft is the config\'s data_dir: a missing folder is named', async () => {
+  const missing = path.join(os.tmpdir(), 'rarlhf-no-such-data-dir');
+  assert.deepEqual(runOverrides({ set: ['seed=3'], 'data-dir': missing }), ['seed=3', `data_dir=${missing}`]);
+  assert.equal(loadTrainConfig(path.join(CFG, 'imdb-mini.json'), runOverrides({ 'data-dir': missing })).data_dir, missing);
+  assert.equal(loadTrainConfig(path.join(CFG, 'imdb-mini.json'), runOverrides({})).data_dir, null);
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-datadir-'));
+  await assert.rejects(sft(['--config', path.join(CFG, 'sft-imdb-mini.json'), '--data-dir', missing, '--out', path.join(out, 'run')]),
+    new RegExp(`data directory not found: ${missing}`));
 });
 
 test('SIGINT checkpoints after the current step (exit 130); --resume finishes the run', async () => {

@@ -10,8 +10,14 @@ export const RUN_OPTIONS = {
   resume: { type: 'boolean', default: false },
   force: { type: 'boolean', default: false },
   'no-progress': { type: 'boolean', default: false },
+  'data-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** The run's `--set` overrides, with `--data-dir <dir>` as the config's `data_dir` (the same key, one spelling per command line). */
+export function runOverrides(values: { set?: string[]; 'data-dir'?: string }): string[] {
+  return [...(values.set ?? []), ...(values['data-dir'] !== undefined ? [`data_dir=${values['data-dir']}`] : [])];
+}
 
 /** Exit codes of a run stopped by a signal (lib/rl/checkpointing.ts SIGNAL_EXIT_CODE). */
 export { SIGNAL_EXIT_CODE } from '../rl/checkpointing';

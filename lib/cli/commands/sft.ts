@@ -1,5 +1,5 @@
 /**
- * `rarlhf sft --config <file> [--set key=value ...] --out <run dir>`
+ * `rarlhf sft --config <file> [--set key=value ...] [--data-dir <dir>] --out <run dir>`
  * Supervised fine-tuning on the task's SFT texts (IMDB positive reviews, non-toxic comments ...),
  * HF SFTTrainer semantics (see lib/rl/sft.ts). Writes config.json, metrics.jsonl, summary.json
  * and checkpoints/final (HF layout) for `rarlhf train`'s model.policy. The run folder is locked and
@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { initEngine } from '../../engine';
-import { RUN_OPTIONS, SIGNAL_EXIT_CODE, readRunConfig, runConfigFile } from '../run-args';
+import { RUN_OPTIONS, SIGNAL_EXIT_CODE, readRunConfig, runConfigFile, runOverrides } from '../run-args';
 import { loadSFTConfig } from '../../config/schemas';
 import { writeJson } from '../../pipeline/run-dir';
 import { RESUME_MUTABLE, checkResumeConfig, checkRunDirPath, claimRunFolder } from '../../rl/run-folder';
@@ -18,7 +18,7 @@ import { setupSFT } from '../../rl/setup';
 import { readDefaults } from '../../data/readers';
 import { trainSFT } from '../../rl/sft';
 
-const USAGE = 'usage: rarlhf sft --config <file> [--set key=value ...] --out <run dir> [--resume | --force] [--no-progress] [--allow-replacement]';
+const USAGE = 'usage: rarlhf sft --config <file> [--set key=value ...] --out <run dir> [--data-dir <dir>] [--resume | --force] [--no-progress] [--allow-replacement]';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<void> {
   const { out, configFile, saved } = runConfigFile(values, USAGE);
   checkRunDirPath(out); // before anything slow is loaded
   if (configFile === saved) readRunConfig(saved); // a corrupt config.json: name the file
-  const config = loadSFTConfig(configFile, values.set ?? []);
+  const config = loadSFTConfig(configFile, runOverrides(values));
   const lock = claimRunFolder(out, { resume: values.resume, force: values.force, command: 'rarlhf sft' });
   try {
     if (values.resume) {

@@ -1,5 +1,5 @@
 /**
- * `rarlhf train --algo rlhf|ra-rlhf --config <file> [--set key=value ...] --out <run dir> [--resume]`
+ * `rarlhf train --algo rlhf|ra-rlhf --config <file> [--set key=value ...] [--data-dir <dir>] --out <run dir> [--resume]`
  * PPO-RLHF or RA-RLHF (soft-risk CVaR PPO) from a JSON config (see configs/*.json and
  * lib/config/schemas.ts). The run folder is locked for the run; a fresh run refuses a folder that
  * holds one (--force deletes it). Ctrl-C / SIGTERM / SIGHUP checkpoint after the current step
@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { initEngine } from '../../engine';
-import { RUN_OPTIONS, SIGNAL_EXIT_CODE, readRunConfig, runConfigFile } from '../run-args';
+import { RUN_OPTIONS, SIGNAL_EXIT_CODE, readRunConfig, runConfigFile, runOverrides } from '../run-args';
 import { loadTrainConfig } from '../../config/schemas';
 import { writeJson } from '../../pipeline/run-dir';
 import { RESUME_MUTABLE, checkResumeConfig, checkRunDirPath, claimRunFolder } from '../../rl/run-folder';
@@ -16,7 +16,7 @@ import { setupPPO } from '../../rl/setup';
 import { readDefaults } from '../../data/readers';
 import { trainPPO, type Algo } from '../../rl/train-loop';
 
-const USAGE = 'usage: rarlhf train --algo rlhf|ra-rlhf --config <file> [--set key=value ...] --out <run dir> [--resume | --force] [--no-progress] [--allow-replacement]';
+const USAGE = 'usage: rarlhf train --algo rlhf|ra-rlhf --config <file> [--set key=value ...] --out <run dir> [--data-dir <dir>] [--resume | --force] [--no-progress] [--allow-replacement]';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -42,7 +42,7 @@ export async function run(argv: string[]): Promise<void> {
     const { algo: recorded, ...obj } = readRunConfig(file);
     return { obj, algo: recorded };
   };
-  const config = loadTrainConfig(configFile, values.set ?? [], configFile === saved ? withoutAlgo(saved).obj : undefined);
+  const config = loadTrainConfig(configFile, runOverrides(values), configFile === saved ? withoutAlgo(saved).obj : undefined);
   const lock = claimRunFolder(out, { resume: values.resume, force: values.force, command: `rarlhf train --algo ${algo}` });
   try {
     if (values.resume) {
