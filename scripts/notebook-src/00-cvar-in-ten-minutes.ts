@@ -159,9 +159,10 @@ tslab.display.html(htmlTable(Object.entries(rev).map(([rule, runs]) => ({
 
 // %% [markdown]
 // **What you should see:** `worst` now has the *worst* tail and mean; `random` and `context` match
-// `all`. Selecting on outcomes, not the risk objective itself, is what hurts here. On real data the
-// kit's miniatures behave like this world (RA-RLHF as coded ≤ RLHF), and ranking by the prompt
-// instead of the outcome is the variant to try.
+// `all`. Selecting on outcomes, not the risk objective itself, is what hurts here. On real IMDB
+// with the kit's linear (bag-of-n-grams) reward the miniatures behave like this world (RA-RLHF as
+// coded ≤ RLHF). With a transformer reward at the paper's response length they behave like the
+// first world instead: RA-RLHF beats RLHF, and ranking by the prompt does *not* (docs/results/study/).
 
 // %%
 check("ranking by realised reward hurts the tail when the fix helps every prompt",
@@ -224,4 +225,4 @@ console.log(`${checkResults().length - failed.length} of ${checkResults().length
 // ## Where next
 //
 // * `03-rlhf-vs-ra-rlhf.ipynb`: the same schedule and selection inside PPO on a language model.
-// * `docs/results/study/`: the fidelity study that tested the reverse case's mechanism on real IMDB.
+// * `docs/results/study/`: the fidelity study that found both regimes on real IMDB.

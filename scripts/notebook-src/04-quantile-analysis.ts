@@ -97,7 +97,8 @@ tslab.display.html(htmlTable(paired.map((p) => ({ metric: p.metric, "RA-RLHF −
 // **What you should see** (teach scale): both RL models far above SFT on the mean; RA-RLHF above
 // RLHF on the tail and on CVaR, and by more on CVaR (the worst outcomes, what it optimises) than on
 // the mean. With ~50 tail prompts the tail interval is wide: one seed rarely settles a tail claim.
-// At `real` scale expect RA-RLHF ≈ RLHF (the fidelity study's finding), so the checks report ✗.
+// At `real` scale (imdb-mini, linear reward) expect RA-RLHF ≈ RLHF, the fidelity study's finding
+// for that setting, so the checks may report ✗.
 
 // %%
 const byName = Object.fromEntries(result.models.map((m) => [m.name, m]));
