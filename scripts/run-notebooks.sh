@@ -2,7 +2,7 @@
 # Execute the notebooks headless and write their outputs back in place (the committed notebooks
 # carry the outputs of such a run). Fails (exit 1) on any cell error, type error or timeout.
 #
-#   npm run notebooks                         # notebooks/0*.ipynb, teach scale (CI; about 4 min on 2 cores)
+#   npm run notebooks                         # notebooks/0*.ipynb, teach scale (CI; about 3 min on 2 cores)
 #   RARLHF_NB_SCALE=real npm run notebooks    # real IMDB (imdb-mini), small models
 #   RARLHF_NB_SCALE=full npm run notebooks    # real IMDB, larger models (an hour or more)
 #   bash scripts/run-notebooks.sh notebooks/01-data.ipynb      # a subset
