@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { evaluateTable } from '../lib/eval/evaluate';
 import { readGenerations, writeGenerations } from '../lib/eval/generations';
 import { chromiumPath } from '../lib/eval/render';
+import { HANDMADE_WIDE_CSV } from './eval-fixtures';
 
 const ROOT = path.resolve(__dirname, '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-eval-'));
@@ -15,13 +16,7 @@ const close = (a: number, b: number, eps = 1e-12) => assert.ok(Math.abs(a - b) <
 const HAS_CHROMIUM = chromiumPath() !== null;
 
 // Five prompts; p3 and p5 tie at prompt score -2.5 (the tail threshold).
-const CSV = `prompt,label,prompt_score,sft_response,sft_reward,ra_response,ra_reward
-p1,0,-3,a b c,-1,good good,1
-p2,1,2,a b,0,very good,2
-p3,0,-2.5,a b c d,-2,x,0
-"p4, with comma",1,4,a a a,1,nice one,3
-p5,0,-2.5,b c,2,ok,1
-`;
+const CSV = HANDMADE_WIDE_CSV;
 // Hand-computed expectations (tail <= -2.5 -> p1, p3, p5; CVaR alpha 0.4 -> ceil(2) = 2 worst):
 //   sft: mean (-1+0-2+1+2)/5 = 0; tail (-1-2+2)/3 = -1/3; CVaR (-2-1)/2 = -1.5; words (3+2+4+3+2)/5 = 2.8
 //        dist-1 4/14, dist-2 4/9, dist-3 3/4 (see eval-metrics.test.ts)

@@ -33,3 +33,15 @@ export function write(dir: string, name: string, text: string): string {
   fs.writeFileSync(f, text);
   return f;
 }
+
+/**
+ * The handmade wide table of eval-cli.test.ts (its hand-computed numbers are there): five prompts,
+ * p3 and p5 tie at prompt score -2.5 (the tail threshold).
+ */
+export const HANDMADE_WIDE_CSV = `prompt,label,prompt_score,sft_response,sft_reward,ra_response,ra_reward
+p1,0,-3,a b c,-1,good good,1
+p2,1,2,a b,0,very good,2
+p3,0,-2.5,a b c d,-2,x,0
+"p4, with comma",1,4,a a a,1,nice one,3
+p5,0,-2.5,b c,2,ok,1
+`;

@@ -6,18 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readGenerations } from '../lib/eval/generations';
 import { longToWide, resolveWideModels } from '../lib/eval/layout';
-import { evalCli, evalOk, tempDir, write } from './eval-fixtures';
+import { HANDMADE_WIDE_CSV, evalCli, evalOk, tempDir, write } from './eval-fixtures';
 
 const tmp = tempDir('rarlhf-eval-layout-');
 
-// The table of eval-cli.test.ts (hand-computed numbers there), wide and long.
-const WIDE = `prompt,label,prompt_score,sft_response,sft_reward,ra_response,ra_reward
-p1,0,-3,a b c,-1,good good,1
-p2,1,2,a b,0,very good,2
-p3,0,-2.5,a b c d,-2,x,0
-"p4, with comma",1,4,a a a,1,nice one,3
-p5,0,-2.5,b c,2,ok,1
-`;
+// The handmade table of eval-cli.test.ts (hand-computed numbers there), wide and long.
+const WIDE = HANDMADE_WIDE_CSV;
 // long: every sft row first, then every ra row (the prompts' first-appearance order is the same)
 const LONG = `prompt,label,prompt_score,model,response,score
 p1,0,-3,sft,a b c,-1
