@@ -180,3 +180,14 @@ export function splitCorpus(reviews: readonly DemoReview[], testFraction: number
   }
   return { train: rng.shuffle(train), test: rng.shuffle(test) };
 }
+
+/**
+ * The demo's tail threshold on prompt scores: the 90th percentile of the hostile prompts' scores, so
+ * the tail is, by construction, the prompts that open as negatively as the hostile ones (the paper's
+ * fixed -2.5 on distilbert's logit scale has no meaning on this reward model's scale). No hostile
+ * prompt among the scores: null.
+ */
+export function hostileTailThreshold(hostilePromptScores: readonly number[]): number | null {
+  const s = [...hostilePromptScores].sort((a, b) => a - b);
+  return s.length ? Number(s[Math.floor(0.9 * (s.length - 1))].toFixed(3)) : null;
+}

@@ -16,7 +16,7 @@ import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import { trainByteLevelBPE } from '../text/bpe-trainer';
 import { writeGenerations } from '../eval/generations';
 import { readMetricsJsonl } from '../eval/figures';
-import { generateCorpus, splitCorpus, type DemoReview } from './corpus';
+import { generateCorpus, hostileTailThreshold, splitCorpus, type DemoReview } from './corpus';
 import { demoConfig, type DemoConfig } from './config';
 import { Progress, Stage, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
 import { causalLMSteps, loadLM, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
@@ -143,11 +143,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // 8. Evaluation + report ---------------------------------------------------------------------
   const tEval = performance.now();
   const genRows = readJsonl<Record<string, number | string | boolean>>(genFile);
-  const hostileScores = genRows.filter((r) => r.hostile === true).map((r) => Number(r.prompt_score)).sort((a, b) => a - b);
-  // Tail threshold: the largest prompt score among the hostile prompts (so the tail is, by
-  // construction, the prompts that open as negatively as the hostile ones); the paper uses a
-  // fixed -2.5 on distilbert's logit scale, which has no meaning on this reward model's scale.
-  const tail = hostileScores.length ? Number(hostileScores[Math.floor(0.9 * (hostileScores.length - 1))].toFixed(3)) : -2.5;
+  const tail = hostileTailThreshold(genRows.filter((r) => r.hostile === true).map((r) => Number(r.prompt_score))) ?? -2.5;
   const spec = evalSpec(DEMO_MODELS, tail, cfg.eval.cvarAlpha, false);
   const result = evaluateFile(genFile, spec);
   const pplTexts = test.filter((r) => r.label === 1).slice(0, cfg.eval.perplexityTexts).map((r) => r.text);

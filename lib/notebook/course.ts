@@ -18,7 +18,7 @@ import { loadImdb } from '../data/imdb';
 import { TASKS, loadTask } from '../data/tasks';
 import { minNewTokens } from '../data/prompts';
 import { Rng } from '../engine/rng';
-import { generateCorpus, splitCorpus } from '../demo/corpus';
+import { generateCorpus, hostileTailThreshold, splitCorpus, type DemoReview } from '../demo/corpus';
 import { demoConfig } from '../demo/config';
 import { trainSentimentReward, type LabelledText } from '../pipeline/reward-adapter';
 import { trainImdbReward } from '../rewards/train';
@@ -76,6 +76,8 @@ export interface Course {
   rewardTest: LabelledText[];
   /** held-out texts per class for perplexity */
   heldOut: { positive: string[]; negative: string[] };
+  /** teach scale: the demo corpus split (prompts come from it); real/full read prompts from imdb-mini */
+  reviews: { train: DemoReview[]; test: DemoReview[] } | null;
 }
 
 const TEACH = demoConfig(false);
@@ -132,6 +134,7 @@ export async function loadCourse(scale: CourseScale, o: { dataDir?: string; runD
       bpeTexts: texts, pretrainTexts: texts, sftTexts: train.filter((r) => r.label === 1).map((r) => r.text),
       rewardTrain: train.map((r) => ({ text: r.text, label: r.label })), rewardTest: test.map((r) => ({ text: r.text, label: r.label })),
       heldOut: { positive: test.filter((r) => r.label === 1).map((r) => r.text), negative: test.filter((r) => r.label === 0).map((r) => r.text) },
+      reviews: { train, test },
     };
   }
   const imdbTrain = new Rng(0).shuffle((await loadImdb('train', { dataDir })).rows);
@@ -145,14 +148,15 @@ export async function loadCourse(scale: CourseScale, o: { dataDir?: string; runD
     pretrainTexts: imdbTrain.slice(0, n.pretrain).map((r) => r.text),
     sftTexts: imdbTrain.filter((r) => r.label === 1).slice(0, n.sft).map((r) => r.text),
     rewardTrain: [], rewardTest: [], // the IMDB reward trainer reads its own split (trainCourseReward)
+    reviews: null,
     heldOut: { positive: imdbTest.filter((r) => r.label === 1).map((r) => r.text), negative: imdbTest.filter((r) => r.label === 0).map((r) => r.text) },
   };
 }
 
 /** Train and test prompts as token ids under the course's tokenizer. */
 export async function coursePrompts(c: Course, tokenizer: GPT2Tokenizer): Promise<{ train: number[][]; test: CoursePrompt[] }> {
-  if (c.scale === 'teach') {
-    const { train, test } = splitCorpus(generateCorpus({ seed: TEACH.seed, ...TEACH.corpus }), TEACH.corpus.testFraction, TEACH.seed);
+  if (c.reviews) {
+    const { train, test } = c.reviews;
     return {
       train: train.map((r) => tokenizer.encode(r.prompt)),
       test: test.slice(0, c.hyper.eval.prompts).map((r) => ({ prompt: r.prompt, ids: tokenizer.encode(r.prompt), label: r.label, hostile: r.hostile })),
@@ -206,16 +210,12 @@ export async function trainCourseReward(c: Course): Promise<{ model: KitRewardMo
   };
 }
 
-/**
- * Tail threshold on prompt scores. IMDB: the paper's -2.5 on distilbert's logit scale. Generated
- * reviews: the 90th percentile of the hostile prompts' scores, so the tail is the prompts that open
- * as negatively as the hostile ones (-2.5 means nothing on this reward's scale); the demo's rule.
- */
+/** Tail threshold on prompt scores: IMDB the paper's -2.5; generated reviews the demo's rule (hostileTailThreshold). */
 export function courseTail(c: Course, rows: readonly { promptScore: number; hostile: boolean }[]): number {
   if (c.scale !== 'teach') return -2.5;
-  const s = rows.filter((r) => r.hostile).map((r) => r.promptScore).sort((a, b) => a - b);
-  if (!s.length) throw new Error('courseTail: no hostile prompts among the rows');
-  return Number(s[Math.floor(0.9 * (s.length - 1))].toFixed(3));
+  const t = hostileTailThreshold(rows.filter((r) => r.hostile).map((r) => r.promptScore));
+  if (t === null) throw new Error('courseTail: no hostile prompts among the rows');
+  return t;
 }
 
 /**

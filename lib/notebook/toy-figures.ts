@@ -1,9 +1,10 @@
 /**
  * The two pictures of notebook 00: a return histogram with mean, VaR and CVaR marked, and toy
- * bandit training curves (mean over seeds with a ±1 std band per selection rule).
+ * bandit training curves (mean over seeds with a ±1 sample-std band per selection rule, lib/eval/curves seedBand).
  */
 import type { Figure } from '../eval/figures';
 import { cvar, mean } from '../eval/metrics';
+import { seedBand } from '../eval/curves';
 import type { BanditStep } from '../rl/toy-bandit';
 
 const COLORS: Record<string, string> = { all: '#1f77b4', worst: '#d62728', random: '#7f7f7f', context: '#2ca02c' };
@@ -34,9 +35,7 @@ export function returnHistogramFigure(rewards: readonly number[], alpha: number,
 export function banditCurvesFigure(runs: Record<string, BanditStep[][]>, field: 'tail' | 'mean' | 'keptTailShare' | 'kept', title: string): Figure {
   const data: Record<string, unknown>[] = [];
   for (const [rule, seeds] of Object.entries(runs)) {
-    const steps = seeds[0].map((s) => s.step);
-    const mu = steps.map((_, t) => mean(seeds.map((h) => h[t][field])));
-    const sd = steps.map((_, t) => Math.sqrt(mean(seeds.map((h) => (h[t][field] - mu[t]) ** 2))));
+    const { x: steps, mean: mu, std: sd } = seedBand(seeds.map((h) => ({ x: h.map((s) => s.step), y: h.map((s) => s[field]) })));
     const color = COLORS[rule] ?? '#000000';
     data.push({ type: 'scatter', mode: 'lines', x: [...steps, ...steps.slice().reverse()], y: [...mu.map((v, t) => v + sd[t]), ...mu.map((v, t) => v - sd[t]).reverse()],
       fill: 'toself', fillcolor: color + '33', line: { width: 0 }, hoverinfo: 'skip', showlegend: false });
