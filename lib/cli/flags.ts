@@ -41,3 +41,15 @@ export function numberFlag(flag: string, value: string, rule: NumberRule = {}): 
 
 export const positiveInt = (what?: string): NumberRule => ({ integer: true, min: 1, what });
 export const nonNegativeInt = (what?: string): NumberRule => ({ integer: true, min: 0, what });
+
+/** `--seeds N` (seeds 0..N-1) or `--seed-list 0,3,7` (distinct non-negative integers); `command` prefixes errors. */
+export function seedsFlag(command: string, values: { seeds?: string; 'seed-list'?: string }): number[] {
+  if (values['seed-list'] !== undefined) {
+    const seeds = values['seed-list'].split(',').map((s) => parseDecimal(s));
+    if (seeds.some((s) => !Number.isInteger(s) || s < 0) || new Set(seeds).size !== seeds.length) throw new Error(`${command}: --seed-list must be distinct non-negative integers, got ${JSON.stringify(values['seed-list'])}`);
+    return seeds;
+  }
+  const n = parseDecimal(values.seeds ?? '3');
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${command}: --seeds must be a positive integer, got ${JSON.stringify(values.seeds)}`);
+  return Array.from({ length: n }, (_, i) => i);
+}

@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { file: string; help: string }> = {
   generate: { file: './commands/generate', help: 'generations table: --task <t> --model NAME=<ckpt> ... --out <file>' },
   eval: { file: './commands/eval', help: 'metrics, tables and figures from a generations file' },
   repro: { file: './commands/repro', help: 'miniature paper reproduction: --task imdb-mini|jigsaw-mini --seeds 3' },
+  baselines: { file: './commands/baselines', help: 'prompted GPT-2, best-of-n, DExperts, Quark beside RLHF / RA-RLHF: --task imdb-mini [--methods ...]' },
   study: { file: './commands/study', help: 'fidelity study: arms x seeds on a miniature, paired bootstrap vs RLHF: --spec <file.json>' },
   bench: { file: './commands/bench', help: 'benchmarks: bench engine|ppo|reward|eval|all' },
 };

@@ -44,6 +44,8 @@ export interface TaskData {
   train: TaskPrompt[];
   test: TaskPrompt[];
   sftTexts: string[];
+  /** the opposite class of sftTexts under the same cap (negative reviews, toxic comments): the DExperts anti-expert's texts */
+  antiTexts: string[];
   /** floor(train.length / batchSize): the dataloader batches one pass really has (spec.M is the paper's). */
   batchesPerEpoch: number;
   reports: LoadReport[];
@@ -109,7 +111,7 @@ export async function loadTask(name: TaskName | string, opts: LoadTaskOptions = 
   if (batchesPerEpoch < spec.M) {
     notes.push(`Train prompts give ${batchesPerEpoch} batches of ${spec.batchSize}, fewer than the paper's M=${spec.M}.`);
   }
-  return { spec, train, test: toPrompts(parts.test), sftTexts: parts.sftTexts, batchesPerEpoch, reports: parts.reports, mix: parts.mix, notes };
+  return { spec, train, test: toPrompts(parts.test), sftTexts: parts.sftTexts, antiTexts: parts.antiTexts, batchesPerEpoch, reports: parts.reports, mix: parts.mix, notes };
 }
 
 /**
@@ -134,6 +136,7 @@ interface Parts {
   train: Row[];
   test: Row[];
   sftTexts: string[];
+  antiTexts: string[];
   reports: LoadReport[];
   mix: TaskData['mix'];
   notes: string[];
@@ -156,10 +159,12 @@ async function imdbParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts> 
   const test = spec.testSize === null ? testSet.rows : imdbTestSample(testSet.rows, Math.min(spec.testSize, testSet.rows.length), spec.dataSeed);
   if (test.length < testSet.rows.length) dataLog(`${spec.name} test prompts: kept a seeded sample of ${test.length} of ${testSet.rows.length} (the task's size)`);
   const sft = sftSet.rows.filter((r) => r.label === spec.sftClass).map((r) => r.text);
+  const anti = sftSet.rows.filter((r) => r.label !== spec.sftClass).map((r) => r.text);
   return {
     train: cap(trainSet.rows, spec.trainSize, spec.dataSeed, `${spec.name} train prompts`).map(asRow),
     test: test.map(asRow),
     sftTexts: cap(sft, spec.sftMaxTexts, spec.dataSeed, `${spec.name} SFT texts`),
+    antiTexts: cap(anti, spec.sftMaxTexts, spec.dataSeed, `${spec.name} anti-expert texts`),
     reports: [trainSet.report, testSet.report],
     mix: {},
     notes: [],
@@ -190,6 +195,7 @@ async function jigsawParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts
       train: trainMix.rows.map(asRow),
       test: testMix.rows.map(asRow),
       sftTexts: cap(trainHalf.nonToxic.map((r) => r.text), spec.sftMaxTexts, seed, `${spec.name} SFT texts`),
+      antiTexts: cap(trainHalf.toxic.map((r) => r.text), spec.sftMaxTexts, seed, `${spec.name} anti-expert texts`),
       reports,
       mix: { train: stats(trainMix), test: stats(testMix) },
       notes,
@@ -225,6 +231,7 @@ async function jigsawParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts
     train: cap(trainMix.rows, spec.trainSize, seed, `${spec.name} train prompts`),
     test,
     sftTexts: cap(trainMix.rows.filter((r) => r.label === 0).map((r) => r.text), spec.sftMaxTexts, seed, `${spec.name} SFT texts`),
+    antiTexts: cap(trainMix.rows.filter((r) => r.label === 1).map((r) => r.text), spec.sftMaxTexts, seed, `${spec.name} anti-expert texts`),
     reports,
     mix: { train: stats(trainMix) },
     notes,
@@ -240,6 +247,7 @@ async function rtpParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts> {
     train: cap(split.train.rows, spec.trainSize, spec.dataSeed, `${spec.name} train prompts`).map(asRow),
     test: split.test.rows.map(asRow),
     sftTexts: cap(split.train.rows.filter((r) => r.label === spec.sftClass).map((r) => r.text), spec.sftMaxTexts, spec.dataSeed, `${spec.name} SFT texts`),
+    antiTexts: cap(split.train.rows.filter((r) => r.label !== spec.sftClass).map((r) => r.text), spec.sftMaxTexts, spec.dataSeed, `${spec.name} anti-expert texts`),
     reports: [set.report],
     mix: { train: stats(split.train), test: stats(split.test) },
     notes: [

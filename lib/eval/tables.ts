@@ -10,6 +10,8 @@ export interface TableOptions {
   digits?: number;
   /** prompts in the tail (min and max over seeds); default: from the rows (AggregateRow.tailN) */
   tailN?: { min: number; max: number };
+  /** the metric columns, in this order (default: every metric some row has, in Table 2's order) */
+  columns?: readonly MetricName[];
 }
 
 /** "N=17", or "N=15–17 per seed" when seed files differ. */
@@ -37,7 +39,7 @@ export function formatStat(s: { mean: number; std: number; n: number } | undefin
 
 function cells(rows: readonly AggregateRow[], opts: TableOptions): { header: string[]; body: string[][] } {
   const o = { ...opts, tailN: opts.tailN ?? rows[0]?.tailN };
-  const metrics = (Object.keys(HEADERS) as MetricName[]).filter((k) => rows.some((r) => r.metrics[k]));
+  const metrics = (o.columns ?? (Object.keys(HEADERS) as MetricName[])).filter((k) => rows.some((r) => r.metrics[k]));
   const header = ['Model', ...metrics.map((k) => HEADERS[k](o))];
   const digitsFor = (k: MetricName) => (k.startsWith('distinct') ? 3 : k === 'lengthWords' ? 1 : (o.digits ?? 2));
   const body = rows.map((r) => [r.name, ...metrics.map((k) => formatStat(r.metrics[k], digitsFor(k)))]);

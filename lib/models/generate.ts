@@ -10,8 +10,12 @@ import { getMatmulMode, logprobRows, nativeActive, sampleRows, tf } from '../eng
 import { Rng } from '../engine/rng';
 import type { ForwardArgs, GPT2Config, GPT2LMHeadModel, KVCache } from './gpt2';
 
-/** Anything with a GPT-2 style forward (GPT2LMHeadModel, or GPT2WithValueHead via its .lm). */
-export type CausalLM = Pick<GPT2LMHeadModel, 'config' | 'forward' | 'lmHeadT'> | { lm: Pick<GPT2LMHeadModel, 'config' | 'forward' | 'lmHeadT'> };
+/**
+ * Anything with a GPT-2 style forward (GPT2LMHeadModel, GPT2WithValueHead via its .lm, or an
+ * ensemble such as DExpertsLM, which has no single head to pre-transpose).
+ */
+type ForwardLM = Pick<GPT2LMHeadModel, 'config' | 'forward'> & Partial<Pick<GPT2LMHeadModel, 'lmHeadT'>>;
+export type CausalLM = ForwardLM | { lm: ForwardLM };
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -116,7 +120,7 @@ export function sampleFromLogits(logits: tf.Tensor2D, u: number[] | null): tf.Te
   });
 }
 
-function unwrap(model: CausalLM): Pick<GPT2LMHeadModel, 'config' | 'forward' | 'lmHeadT'> {
+function unwrap(model: CausalLM): ForwardLM {
   return 'lm' in model ? model.lm : model;
 }
 
@@ -138,7 +142,7 @@ export function generate(model: CausalLM, queries: number[][], opts: GenerateOpt
   const generated: number[][] = queries.map(() => []);
   const finished = new Array<boolean>(B).fill(false);
   // One explicit transpose of the tied lm_head per call (not needed with native BLAS, skipped in stock mode).
-  const headT = getMatmulMode() === 'fast' && !nativeActive() ? lm.lmHeadT() : undefined;
+  const headT = getMatmulMode() === 'fast' && !nativeActive() && lm.lmHeadT ? lm.lmHeadT() : undefined;
   let cur: tf.Tensor2D = tf.tensor2d(inputIds, [B, L], 'int32');
   let mask: tf.Tensor2D = tf.tensor2d(attentionMask, [B, L], 'int32');
   let past: KVCache | undefined;

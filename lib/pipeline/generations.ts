@@ -16,6 +16,13 @@ export interface GenerationModel {
   name: string;
   model: CausalLM;
   tokenizer: GPT2Tokenizer;
+  /**
+   * Ids put in front of every encoded prompt and seen by this model only (an instruction prefix,
+   * a Quark control token); the reward still scores the original prompt + response.
+   */
+  queryPrefix?: number[];
+  /** best-of-n (rejection sampling): sample n responses per row, keep the highest-reward one (n reward calls per row) */
+  bestOf?: number;
 }
 
 export interface GenerationPrompt {
@@ -86,25 +93,39 @@ export async function generationRows(
     const cols = modelColumns(m.name);
     const rng = new Rng(opts.seed);
     const eos = m.tokenizer.eosTokenId;
-    for (let start = 0; start < rows.length; start += batchSize) {
-      const batch = rows.slice(start, start + batchSize);
+    const n = m.bestOf ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new Error(`generate: bestOf of model "${m.name}" must be a positive integer, got ${n}`);
+    const prefix = m.queryPrefix ?? [];
+    // best-of-n samples n candidates per row: fewer rows per call keep the batch near batchSize
+    const step = Math.max(1, Math.floor(batchSize / n));
+    for (let start = 0; start < rows.length; start += step) {
+      const batch = rows.slice(start, start + step);
       const queries = batch.map((r) => m.tokenizer.encode(String(r.prompt)));
       const empty = queries.findIndex((q) => q.length === 0);
       if (empty >= 0) throw new Error(`generate: prompt ${start + empty} encodes to no tokens`);
-      const out = generate(m.model, queries, {
+      const candidates = batch.flatMap((_, j) => Array.from({ length: n }, () => [...prefix, ...queries[j]]));
+      const out = generate(m.model, candidates, {
         maxNewTokens: opts.maxNewTokens, minNewTokens: opts.minNewTokens ?? opts.maxNewTokens,
         topK: 0, topP: 1, temperature: 1, eosTokenId: eos, rng,
       });
-      // The reward sees query + decoded response with special tokens kept (spec 2.2).
+      // The reward sees query + decoded response with special tokens kept (spec 2.2), never the prefix.
       const responses = out.responses.map((r) => m.tokenizer.decode(r));
-      const scores = await reward.score(batch.map((r, j) => `${r.prompt}${responses[j]}`));
+      const scores = await reward.score(responses.map((resp, c) => `${batch[Math.floor(c / n)].prompt}${resp}`));
       batch.forEach((r, j) => {
-        r[cols.response] = responses[j];
-        r[cols.reward] = scores[j];
+        const best = argmax(scores.slice(j * n, (j + 1) * n)) + j * n;
+        r[cols.response] = responses[best];
+        r[cols.reward] = scores[best];
       });
       done += batch.length;
       opts.onProgress?.(done, total);
     }
   }
   return rows;
+}
+
+/** Index of the largest value (the first one on ties). */
+export function argmax(xs: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
+  return best;
 }

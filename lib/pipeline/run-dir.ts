@@ -139,7 +139,7 @@ export async function runStage<T extends Record<string, unknown>>(
   progress: Progress,
   fn: (stage: Stage) => Promise<T>,
   timings: StageRecord[],
-): Promise<T> {
+): Promise<T & { seconds?: number }> {
   if (stage.isDone()) {
     const prev = stage.summary<T & { seconds?: number }>();
     progress.log(`[${stage.name}] cached (${stage.dir})`);
@@ -155,5 +155,5 @@ export async function runStage<T extends Record<string, unknown>>(
   stage.finish({ ...out, seconds });
   timings.push({ stage: stage.name, seconds, cached: false });
   progress.log(`[${stage.name}] done in ${seconds.toFixed(1)} s`);
-  return { ...out, seconds } as T;
+  return { ...out, seconds };
 }

@@ -191,6 +191,24 @@ export async function prepareRepro(o: ReproOptions, command = 'repro'): Promise<
   return { spec, cfg, out, cache, progress, timings, shared, reward, task, taskNotes: task.notes, trainPrompts, testPrompts, pplTexts, pplOf };
 }
 
+/**
+ * RLHF and RA-RLHF for one seed from SFT, same budget and seed, as cached stages
+ * <seedDir>/rlhf and <seedDir>/ra_rlhf (repro and baselines share them).
+ */
+export async function ppoSeedStages(
+  ctx: Pick<ReproContext, 'cfg' | 'shared' | 'reward' | 'trainPrompts' | 'progress' | 'timings'>, seed: number, seedDir: string,
+): Promise<Record<'rlhf' | 'ra_rlhf', { checkpoint: string; seconds: number }>> {
+  const { cfg, shared, reward, trainPrompts: prompts, progress, timings } = ctx;
+  const out = {} as Record<'rlhf' | 'ra_rlhf', { checkpoint: string; seconds: number }>;
+  for (const algo of ['rlhf', 'ra_rlhf'] as const) {
+    const key = { algo, seed, ppo: cfg.ppo, risk: algo === 'ra_rlhf' ? cfg.risk : null, sft: shared.sft, reward: shared.reward, trainPrompts: prompts.length };
+    const r = await runStage(new Stage(path.join(seedDir, algo), `${algo} seed ${seed}`, key), progress, async (st) =>
+      runPPOStage({ algo, task: cfg.task, initDir: shared.sft, outDir: st.dir, prompts, reward, tokenizer: shared.tokenizer, ppo: cfg.ppo, risk: cfg.risk, seed, progress }), timings);
+    out[algo] = { checkpoint: path.join(seedDir, algo, 'checkpoints', 'final'), seconds: Number(r.seconds ?? 0) };
+  }
+  return out;
+}
+
 export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   const t0 = performance.now();
   const { spec, cfg, out, cache, progress, timings, shared, reward, taskNotes, trainPrompts, testPrompts, pplTexts, pplOf } = await prepareRepro(o);
@@ -202,14 +220,8 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   const spec4 = evalSpec(REPRO_MODELS, cfg.eval.tail, cfg.eval.cvarAlpha, false);
   for (const seed of o.seeds) {
     const seedDir = path.join(out, `seed-${seed}`);
-    const prompts = trainPrompts;
-    const ckpt: Record<string, string> = { gpt2: shared.gpt2, sft: shared.sft };
-    for (const algo of ['rlhf', 'ra_rlhf'] as const) {
-      const key = { algo, seed, ppo: cfg.ppo, risk: algo === 'ra_rlhf' ? cfg.risk : null, sft: shared.sft, reward: shared.reward, trainPrompts: prompts.length };
-      await runStage(new Stage(path.join(seedDir, algo), `${algo} seed ${seed}`, key), progress, async (st) =>
-        runPPOStage({ algo, task: cfg.task, initDir: shared.sft, outDir: st.dir, prompts, reward, tokenizer: shared.tokenizer, ppo: cfg.ppo, risk: cfg.risk, seed, progress }), timings);
-      ckpt[algo] = path.join(seedDir, algo, 'checkpoints', 'final');
-    }
+    const ppoRuns = await ppoSeedStages({ cfg, shared, reward, trainPrompts, progress, timings }, seed, seedDir);
+    const ckpt: Record<string, string> = { gpt2: shared.gpt2, sft: shared.sft, rlhf: ppoRuns.rlhf.checkpoint, ra_rlhf: ppoRuns.ra_rlhf.checkpoint };
     const genFile = path.join(seedDir, 'generations.jsonl');
     await runStage(new Stage(path.join(seedDir, 'generations'), `generations seed ${seed}`, { seed, eval: cfg.eval, ckpt }), progress, async () => {
       const models = REPRO_MODELS.map((name) => ({ name, ...loadLM(ckpt[name]) }));

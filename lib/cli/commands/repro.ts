@@ -8,6 +8,7 @@ import { runRepro } from '../../repro/pipeline';
 import { readDefaults } from '../../data/readers';
 import { parseDecimal } from '../../data/strict';
 import { TASKS } from '../../data/task-specs';
+import { seedsFlag } from '../flags';
 
 const HELP = `usage: rarlhf repro --task imdb-mini|imdb-small|jigsaw-mini [--seeds 3 | --seed-list 0,1,2] [--out runs/repro-<task>]
                     [--data-dir <dir>] [--cache-dir <dir>] [--pretrain-texts N|all] [--train-prompts N] [--quick] [--no-png]
@@ -46,15 +47,7 @@ export async function run(argv: string[]): Promise<void> {
   const miniatures = Object.values(TASKS).filter((t) => t.scaledFrom).map((t) => t.name as string);
   if (!miniatures.includes(values.task!)) throw new Error(`repro: --task must be one of ${miniatures.join(', ')}, got ${JSON.stringify(values.task)}\n${HELP}`);
   readDefaults.allowReplacement = values['allow-replacement']!; // dataset loaders: invalid UTF-8 as U+FFFD, counted
-  let seeds: number[];
-  if (values['seed-list'] !== undefined) {
-    seeds = values['seed-list'].split(',').map((s) => parseDecimal(s));
-    if (seeds.some((s) => !Number.isInteger(s) || s < 0) || new Set(seeds).size !== seeds.length) throw new Error(`repro: --seed-list must be distinct non-negative integers, got ${JSON.stringify(values['seed-list'])}`);
-  } else {
-    const n = parseDecimal(values.seeds!);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`repro: --seeds must be a positive integer, got ${JSON.stringify(values.seeds)}`);
-    seeds = Array.from({ length: n }, (_, i) => i);
-  }
+  const seeds = seedsFlag('repro', values);
   let pretrainTexts: number | null | undefined;
   if (values['pretrain-texts'] !== undefined) {
     pretrainTexts = values['pretrain-texts'] === 'all' ? null : parseDecimal(values['pretrain-texts']);

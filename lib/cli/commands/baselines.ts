@@ -1,0 +1,50 @@
+/**
+ * `npx rarlhf baselines --task imdb-mini|jigsaw-mini|imdb-small [--methods ...]`: prompted GPT-2,
+ * best-of-n, DExperts and Quark beside GPT2 / SFT / RLHF / RA-RLHF through one generation and
+ * evaluation path (lib/baselines/run.ts), the rebuttal's table in <out>/results.md.
+ */
+import { parseArgs } from 'node:util';
+import { runBaselines } from '../../baselines/run';
+import { BASELINE_METHODS, parseMethods } from '../../baselines/config';
+import { readDefaults } from '../../data/readers';
+import { TASKS } from '../../data/task-specs';
+import { seedsFlag } from '../flags';
+
+const HELP = `usage: rarlhf baselines --task imdb-mini|imdb-small|jigsaw-mini [--methods ${BASELINE_METHODS.join(',')}]
+                        [--seeds 3 | --seed-list 0,1,2] [--out runs/baselines-<task>] [--data-dir <dir>] [--cache-dir <dir>] [--quick] [--no-png]
+Shared stages (tokenizer, pretraining = GPT2, SFT, reward model) come from repro's cache (--cache-dir, default
+<out>/../cache); DExperts' anti-expert is cached there too. Per seed: RLHF, RA-RLHF and Quark from SFT, then one
+generations table with every method. --quick: test-sized config that runs every method end to end in seconds.`;
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      task: { type: 'string' },
+      methods: { type: 'string' },
+      seeds: { type: 'string', default: '3' },
+      'seed-list': { type: 'string' },
+      out: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'cache-dir': { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'no-png': { type: 'boolean', default: false },
+      'allow-replacement': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const miniatures = Object.values(TASKS).filter((t) => t.scaledFrom).map((t) => t.name as string);
+  if (!miniatures.includes(values.task!)) throw new Error(`baselines: --task must be one of ${miniatures.join(', ')}, got ${JSON.stringify(values.task)}\n${HELP}`);
+  readDefaults.allowReplacement = values['allow-replacement']!;
+  const r = await runBaselines({
+    task: values.task!, methods: parseMethods(values.methods), seeds: seedsFlag('baselines', values),
+    out: values.out ?? `runs/baselines-${values.task}`, dataDir: values['data-dir'], cacheDir: values['cache-dir'], quick: values.quick, png: !values['no-png'],
+  });
+  console.log(r.table);
+  console.log(JSON.stringify({ results: r.results, totalSeconds: Number(r.totalSeconds.toFixed(1)) }));
+}
