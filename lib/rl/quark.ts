@@ -214,7 +214,8 @@ export async function trainQuark(o: QuarkOptions, deps: QuarkDeps): Promise<Quar
       let gradNorm = NaN;
       if (o.max_grad_norm !== null) {
         const c = clipByGlobalNorm(Object.fromEntries(named), o.max_grad_norm);
-        tf.dispose(Object.values(grads));
+        const kept = new Set(Object.values(c.grads));
+        tf.dispose(Object.values(grads).filter((g) => !kept.has(g))); // unclipped gradients come back as they are
         named = new Map(Object.entries(c.grads));
         gradNorm = c.norm;
       }
