@@ -1,6 +1,7 @@
 /**
  * Tables as markdown and HTML: the results table (paper Table 2 layout: one row per model) and any
- * list of row objects (notebooks, reports). One HTML renderer, `htmlFromCells`, draws both.
+ * list of row objects (notebooks, reports). One HTML renderer, `htmlFromCells`, draws both; one
+ * markdown renderer, `markdownFromCells`, draws the results table and others (the risk frontier).
  */
 import type { AggregateRow, MetricName } from './evaluate';
 
@@ -48,8 +49,13 @@ function cells(rows: readonly AggregateRow[], opts: TableOptions): { header: str
 
 export function markdownTable(rows: readonly AggregateRow[], o: TableOptions): string {
   const { header, body } = cells(rows, o);
+  return markdownFromCells(header, body);
+}
+
+/** The one markdown table renderer: cells already formatted; first column left-aligned, the rest right. */
+export function markdownFromCells(header: readonly string[], body: readonly (readonly string[])[]): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
-  const line = (xs: string[]) => `| ${xs.map(esc).join(' | ')} |`;
+  const line = (xs: readonly string[]) => `| ${xs.map(esc).join(' | ')} |`;
   return [line(header), `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...body.map(line)].join('\n');
 }
 

@@ -4,7 +4,8 @@
  *
  *   rarlhf eval --generations gens_seed0.csv [--generations gens_seed1.csv ...] [--layout long]
  *     [--model RLHF=rlhf_response:rlhf_reward --model RA-RLHF ...] [--tail -2.5 | --task imdb]
- *     [--compare RA-RLHF,RLHF] [--per-prompt prompts.csv] [--score-prompts <reward model>]
+ *     [--compare RA-RLHF,RLHF] [--frontier [0.05,0.1,0.2,0.4,1]] [--reference RLHF] [--per-prompt prompts.csv]
+ *     [--score-prompts <reward model>]
  *     [--cvar-alpha 0.2] [--perplexity RLHF=44.1,44.6] [--curves RUN=dir/metrics.jsonl]
  *     [--out dir] [--json] [--no-png] [--plotly beside|inline]
  *
@@ -18,9 +19,11 @@ import { compareModels, formatCompare, parseCompare, type CompareResult } from '
 import { evaluateTable, promptView, type EvalSpec } from '../../eval/evaluate';
 import { readMetricsJsonl, type CurveRun } from '../../eval/figures';
 import type { GenerationsFormat } from '../../eval/generations';
+import { writeFrontier } from '../../eval/frontier-report';
 import { loadTables } from '../../eval/load-tables';
 import { DEFAULT_CVAR_ALPHA } from '../../eval/metrics';
 import { writePerPrompt } from '../../eval/per-prompt';
+import { DEFAULT_FRONTIER_ALPHAS, frontierCaption, frontierMarkdown, parseFrontierAlphas, riskFrontier, type FrontierResult } from '../../eval/risk-frontier';
 import { closeRenderer, type PlotlyMode } from '../../eval/render';
 import { resultsJson, writeReport } from '../../eval/report';
 import { aggregateSeeds } from '../../eval/evaluate';
@@ -33,7 +36,7 @@ import { numberFlag, positiveInt, type NumberRule } from '../flags';
 export const TASK_TAIL: Record<string, number> = { imdb: -2.5, jigsaw: 5, rtp: 5, toxicity: 5 };
 
 export const HELP = `usage: rarlhf eval --generations <file> [--generations <file> ...] [--layout wide|long] [--model NAME ...]
-               [--tail <t> | --task imdb|jigsaw|rtp] [--compare A,B] [--per-prompt <file>] [options]
+               [--tail <t> | --task imdb|jigsaw|rtp] [--compare A,B] [--frontier [alphas]] [--per-prompt <file>] [options]
 
 Table layouts (CSV with a header row, or JSONL; .gz read too; one file per seed):
   wide (default): one row per prompt (per sample with --sample-col)
@@ -77,6 +80,10 @@ Metrics:
                               reports CVaR at the task's risk level alpha instead, on purpose)
   --compare A,B               paired A − B of mean reward, tail reward, CVaR over the same prompts, with a
                               paired bootstrap 95% interval (prompts, and seed files when several)
+  --frontier [a1,a2,...]      risk frontier: CVaR at each level (default ${DEFAULT_FRONTIER_ALPHAS.join(',')}; 1 = mean reward) per
+                              model, and model − reference with a paired bootstrap 95% interval; with --out writes
+                              frontier.md, frontier.json and the figure frontier.html/.svg/.png (CVaR vs alpha)
+  --reference <name>          the frontier's reference model (default: rlhf/RLHF when present, else the first model)
   --resamples <n>             bootstrap resamples (default 2000); --bootstrap-seed <s> (default 0)
   --per-prompt <file>         write one row per prompt: prompt, [class], prompt_score, <model>_reward, line (csv or jsonl)
   --bins <n>                  histogram bins (default 30)
@@ -110,6 +117,15 @@ function parseKeyValues(flag: string, items: string[] | undefined): Record<strin
   return out;
 }
 
+/** `--frontier` takes an optional value, which parseArgs cannot express: a bare one means the default levels. */
+export function expandBareFrontier(argv: readonly string[]): string[] {
+  return argv.map((x, i) => {
+    const next = argv[i + 1];
+    const bare = next === undefined || (next.startsWith('-') && !/^-(\d|\.\d)/.test(next));
+    return x === '--frontier' && bare ? `--frontier=${DEFAULT_FRONTIER_ALPHAS.join(',')}` : x;
+  });
+}
+
 /** parseArgs rejects "--tail -2.5"; join an option with a following negative number ("--tail=-2.5"). */
 export function joinNegativeNumbers(argv: readonly string[]): string[] {
   const out: string[] = [];
@@ -123,7 +139,7 @@ export function joinNegativeNumbers(argv: readonly string[]): string[] {
 
 export async function run(argv: string[]): Promise<void> {
   const { values: a } = parseArgs({
-    args: joinNegativeNumbers(argv),
+    args: joinNegativeNumbers(expandBareFrontier(argv)),
     options: {
       generations: { type: 'string', multiple: true }, format: { type: 'string' },
       'prompt-col': { type: 'string', default: 'prompt' }, 'prompt-score-col': { type: 'string', default: 'prompt_score' },
@@ -141,7 +157,7 @@ export async function run(argv: string[]): Promise<void> {
       layout: { type: 'string', default: 'wide' }, 'model-col': { type: 'string', default: 'model' },
       'response-col': { type: 'string', default: 'response' }, 'reward-col': { type: 'string', default: 'score' },
       compare: { type: 'string' }, resamples: { type: 'string', default: '2000' }, 'bootstrap-seed': { type: 'string', default: '0' },
-      'per-prompt': { type: 'string' }, 'score-prompts': { type: 'string' },
+      'per-prompt': { type: 'string' }, 'score-prompts': { type: 'string' }, frontier: { type: 'string' }, reference: { type: 'string' },
     },
     allowPositionals: false,
   });
@@ -169,6 +185,9 @@ export async function run(argv: string[]): Promise<void> {
   const bootstrapSeed = parseNumber('--bootstrap-seed', a['bootstrap-seed']!, { integer: true, min: 0, what: 'bootstrap seed' });
   if (a.compare && gens.length === 0) throw new Error('eval --compare needs --generations <file>');
   if (a['per-prompt'] && gens.length === 0) throw new Error('eval --per-prompt needs --generations <file>');
+  if (a.frontier !== undefined && gens.length === 0) throw new Error('eval --frontier needs --generations <file>');
+  if (a.reference !== undefined && a.frontier === undefined) throw new Error('eval --reference is the reference of --frontier; add --frontier [alphas]');
+  const frontierAlphas = a.frontier !== undefined ? parseFrontierAlphas(a.frontier) : undefined;
   if (a['per-prompt']) checkOutputPath(a['per-prompt'], 'file', 'eval: --per-prompt');
 
   // Tables first (cheap, and every column error shows before perplexity or reward models run).
@@ -230,11 +249,14 @@ export async function run(argv: string[]): Promise<void> {
     const n = r.models[0]?.tailN ?? 0;
     if (tail !== undefined && n < 30) log(`warning: ${r.file}: the tail (prompt score ≤ ${tail}) holds N=${n} prompt${n === 1 ? '' : 's'} (< 30): tail reward rests on few prompts`);
   }
-  const needViews = compare || a['per-prompt'];
+  const needViews = compare || a['per-prompt'] || frontierAlphas;
   const views = needViews ? loaded.tables.map((t, i) => promptView(t, specs[i])) : [];
   const names = loaded.models.map((m) => m.name);
   let cmp: CompareResult | undefined;
   if (compare) cmp = compareModels(views, names, compare[0], compare[1], { tail, cvarAlpha, resamples, seed: bootstrapSeed });
+  let frontier: FrontierResult | undefined;
+  if (frontierAlphas) frontier = riskFrontier(views, names, { alphas: frontierAlphas, reference: a.reference, resamples, seed: bootstrapSeed });
+  const frontierText = frontier && `\nRisk frontier. ${frontierCaption(frontier)}\n\n${frontierMarkdown(frontier)}`;
   if (a['per-prompt']) log(`wrote ${writePerPrompt(a['per-prompt'], views, names)} per-prompt rows to ${a['per-prompt']}`);
   const columns = loaded.models.map((m) => ({ ...m, layout: a.layout }));
   try {
@@ -243,18 +265,22 @@ export async function run(argv: string[]): Promise<void> {
         outDir: a.out, title: a.title, plotly: a.plotly as PlotlyMode, png: !a['no-png'], classNames, zoom, perplexity, curves,
         smoothing: parseNumber('--smoothing', a.smoothing!, { min: 0, lt: 1, what: 'EMA factor' }),
       });
-      if (a.json) console.log(JSON.stringify({ ...resultsJson(results, rep.table), perplexity, corpusPerplexity, columns, compare: cmp, files: rep.files, pngSkipped: rep.pngSkipped }));
+      const fr = frontier && await writeFrontier(a.out, frontier, { png: !a['no-png'], plotly: a.plotly as PlotlyMode });
+      if (fr) { rep.files.push(...fr.files); if (fr.pngSkipped) rep.pngSkipped.push('frontier'); }
+      if (a.json) console.log(JSON.stringify({ ...resultsJson(results, rep.table), perplexity, corpusPerplexity, columns, compare: cmp, frontier, files: rep.files, pngSkipped: rep.pngSkipped }));
       else {
         console.log(rep.markdown);
         if (cmp) console.log(`\n${formatCompare(cmp)}`);
+        if (frontierText) console.log(frontierText);
         console.log(`wrote ${rep.files.length} files to ${a.out}${rep.pngSkipped.length ? ` (PNG skipped: ${rep.pngSkipped.join(', ')})` : ''}`);
       }
     } else if (results.length > 0) {
       const table = aggregateSeeds(results, perplexity);
-      if (a.json) console.log(JSON.stringify({ ...resultsJson(results, table), perplexity, corpusPerplexity, columns, compare: cmp }));
+      if (a.json) console.log(JSON.stringify({ ...resultsJson(results, table), perplexity, corpusPerplexity, columns, compare: cmp, frontier }));
       else {
         console.log(markdownTable(table, { tail: results[0].tail, cvarAlpha: results[0].cvarAlpha }));
         if (cmp) console.log(`\n${formatCompare(cmp)}`);
+        if (frontierText) console.log(frontierText);
       }
     } else {
       throw new Error('eval: --curves without --generations needs --out <dir> for the figures');
