@@ -5,6 +5,7 @@
 import { TASKS } from '../data/task-specs';
 import { DEFAULT_PPO_CONFIG, type PPOConfig } from '../rl/ppo-trainer';
 import { RANK_BY, type RankBy } from '../rl/risk';
+import { RISK_MEASURES, type RiskMeasure } from '../rl/risk-measures';
 import type { SFTOptions } from '../rl/sft';
 import { Json, Schema, resolveConfig } from './index';
 
@@ -34,6 +35,19 @@ export interface TrainConfig {
     scheduler: 'new' | 'old';
     rank_by: RankBy;
     kl_input: 'sum_selected_over_B' | 'mean_selected';
+    /** how ranked episodes become weights (lib/rl/risk-measures.ts); cvar_batch = the paper's */
+    measure: RiskMeasure;
+    /** responses per prompt in a batch (cvar_per_prompt groups them); must divide ppo.batch_size */
+    samples_per_prompt: number;
+    /** entropic: target temperature lambda (in reward units) */
+    entropic_lambda: number;
+    /** mean_variance: c in R - c (R - mean R)^2 */
+    mv_coef: number;
+    /** prompt sampling: the shuffled pass (uniform) or CeSoR's cross-entropy tilt (prompt-sampler.ts) */
+    sampler: 'uniform' | 'cross_entropy';
+    sampler_bins: number;
+    sampler_eta: number;
+    sampler_min_prob: number;
   };
   train: { steps: number | null; epochs: number; save_every: number; rollout_dropout: boolean; max_prompts: number | null };
 }
@@ -46,7 +60,10 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   reward: { model: '', batch_size: 16 },
   generation: { max_new_tokens: 48, min_length: 48, min_new_tokens: 0, top_k: 0, top_p: 1.0, temperature: 1.0, chunk_size: 4 },
   ppo: { ...DEFAULT_PPO_CONFIG },
-  risk: { alpha: 0.4, n: 30, rho: 0.95, M: 194, scheduler: 'new', rank_by: 'lambda_return_first_response_token', kl_input: 'sum_selected_over_B' },
+  risk: {
+    alpha: 0.4, n: 30, rho: 0.95, M: 194, scheduler: 'new', rank_by: 'lambda_return_first_response_token', kl_input: 'sum_selected_over_B',
+    measure: 'cvar_batch', samples_per_prompt: 1, entropic_lambda: 1, mv_coef: 0.5, sampler: 'uniform', sampler_bins: 5, sampler_eta: 0.3, sampler_min_prob: 0.2,
+  },
   train: { steps: null, epochs: 1, save_every: 10, rollout_dropout: false, max_prompts: null },
 };
 
@@ -95,6 +112,14 @@ export const TRAIN_SCHEMA: Schema = {
   'risk.scheduler': { type: 'string', enum: ['new', 'old'] },
   'risk.rank_by': { type: 'string', enum: RANK_BY },
   'risk.kl_input': { type: 'string', enum: ['sum_selected_over_B', 'mean_selected'] },
+  'risk.measure': { type: 'string', enum: RISK_MEASURES },
+  'risk.samples_per_prompt': posInt,
+  'risk.entropic_lambda': pos,
+  'risk.mv_coef': nonNeg,
+  'risk.sampler': { type: 'string', enum: ['uniform', 'cross_entropy'] },
+  'risk.sampler_bins': posInt,
+  'risk.sampler_eta': { type: 'number', min: 0, max: 1 },
+  'risk.sampler_min_prob': { type: 'number', min: 0, max: 1 },
   'train.steps': { ...posInt, nullable: true },
   'train.epochs': posInt,
   'train.save_every': posInt,
@@ -165,6 +190,9 @@ export function loadTrainConfig(file: string | undefined, sets: string[] = [], f
   const where = file ?? '<config>';
   if (cfg.ppo.batch_size % cfg.ppo.mini_batch_size !== 0) {
     throw new Error(`${where}: field "ppo.mini_batch_size" (${cfg.ppo.mini_batch_size}) must divide ppo.batch_size (${cfg.ppo.batch_size})`);
+  }
+  if (cfg.ppo.batch_size % cfg.risk.samples_per_prompt !== 0) {
+    throw new Error(`${where}: field "risk.samples_per_prompt" (${cfg.risk.samples_per_prompt}) must divide ppo.batch_size (${cfg.ppo.batch_size})`);
   }
   return cfg;
 }

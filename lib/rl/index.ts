@@ -13,3 +13,5 @@ export { trainSFT, heldOutLoss, trainSFT as sft } from './sft';
 export type { SFTOptions, SFTDeps, SFTResult, SFTStepRecord } from './sft';
 export { NamedAdam } from './adam';
 export { setupPPO, setupSFT, loadLM, loadPolicy, defaultTokenizer } from './setup';
+export { trainQuark, quarkLoss, quarkBatch, quantileTokens, refResponseLogits } from './quark';
+export type { QuarkOptions, QuarkDeps, QuarkResult } from './quark';

@@ -9,7 +9,8 @@ import { sequenceLogprobs } from '../models/generate';
 import type { GPT2LMHeadModel, GPT2WithValueHead } from '../models/gpt2';
 import { NamedAdam } from './adam';
 import { AdaptiveKLController, FixedKLController, KLController, KLPenalty, clipByGlobalNorm, computeRewards, gae, maskedWhiten, ppoLoss } from './core';
-import { KLInput, RankBy, klControllerInput, rankingStatistic, selectRiskMask } from './risk';
+import { KLInput, RankBy, klControllerInput, rankingStatistic } from './risk';
+import { effectiveSampleSize, meanVarianceScores, measureWeights, type RiskMeasure } from './risk-measures';
 import { riskDiagnostics } from './risk-diagnostics';
 import type { HorizonScale } from './kl-scaling';
 import { buildBatch, forwardBatch } from './rollout';
@@ -62,9 +63,19 @@ export const DEFAULT_PPO_CONFIG: PPOConfig = {
 export interface RiskSelectionOptions {
   rank_by: RankBy;
   kl_input: KLInput;
+  /** how the ranking statistic becomes episode weights (risk-measures.ts); cvar_batch = the paper's */
+  measure: RiskMeasure;
+  /** the final risk level alpha (the entropic temperature schedule ends with it) */
+  alpha: number;
+  /** entropic: target temperature lambda */
+  entropic_lambda: number;
+  /** mean_variance: c in R - c (R - mean R)^2 */
+  mv_coef: number;
 }
 
-export const DEFAULT_RISK_SELECTION: RiskSelectionOptions = { rank_by: 'lambda_return_first_response_token', kl_input: 'sum_selected_over_B' };
+export const DEFAULT_RISK_SELECTION: RiskSelectionOptions = {
+  rank_by: 'lambda_return_first_response_token', kl_input: 'sum_selected_over_B', measure: 'cvar_batch', alpha: 0.4, entropic_lambda: 1, mv_coef: 0.5,
+};
 
 /** A NaN/Inf in scores or a loss: the caller must stop without saving the corrupted state. */
 export class PPONumericError extends Error {}
@@ -104,12 +115,18 @@ export class PPOTrainer {
   }
 
   /**
-   * One PPO step on B episodes. `riskCount` (RA-RLHF alphaN) keeps the episodes whose ranking
-   * statistic is <= its riskCount-th smallest value; the others get a zero mask (no gradient,
-   * excluded from whitening and stats). `promptScores` (reward of each prompt alone) feeds
-   * rank_by 'prompt_score' and, with `tailThreshold`, the risk/kept_tail_share diagnostic.
+   * One PPO step on B episodes. `riskCount` (RA-RLHF alphaN, the soft-risk schedule's count) turns
+   * the ranking statistic into episode weights by risk.measure: cvar_batch keeps the episodes whose
+   * statistic is <= its riskCount-th smallest value (weight 1) and zeroes the others (no gradient,
+   * excluded from whitening and stats); other measures weight or regroup (risk-measures.ts).
+   * `groups` (cvar_per_prompt): each episode's prompt group. `sampleWeights`: importance weights of
+   * a prompt sampler, multiplied in. `promptScores` (reward of each prompt alone) feeds rank_by
+   * 'prompt_score' and, with `tailThreshold`, the risk/kept_tail_share diagnostic.
    */
-  step(queries: number[][], responses: number[][], scores: number[], opts: { riskCount?: number; promptScores?: number[]; tailThreshold?: number } = {}): StepStats {
+  step(
+    queries: number[][], responses: number[][], scores: number[],
+    opts: { riskCount?: number; promptScores?: number[]; tailThreshold?: number; groups?: number[]; sampleWeights?: number[] } = {},
+  ): StepStats {
     const c = this.config;
     const B = queries.length;
     if (B !== c.batch_size || responses.length !== B || scores.length !== B) {
@@ -125,12 +142,15 @@ export class PPOTrainer {
     const fwd = forwardBatch(this.policy, this.ref, batch, { fbs: c.forward_batch_size ?? mbs, klPenalty: c.kl_penalty });
     const tForward = performance.now();
 
-    const scoresT = tf.tensor1d(scores, 'float32');
+    // mean_variance reshapes the scores the rewards are built from (c = 0 leaves them as they are)
+    const risky = opts.riskCount !== undefined;
+    const trainScores = risky && this.risk.measure === 'mean_variance' ? meanVarianceScores(scores, this.risk.mv_coef) : scores;
+    const scoresT = tf.tensor1d(trainScores, 'float32');
     const { rewards, nonScoreRewards, kl } = computeRewards({ scores: scoresT, logprobs: fwd.logprobs, refLogprobs: fwd.refLogprobs, masks: batch.masks, klCoef, kl: fwd.kl });
     const g = gae({ values: fwd.values, rewards, masks: batch.masks, gamma: c.gamma, lam: c.lam });
 
-    // --- RA-RLHF: CVaR selection on the full-mask quantities, then everything uses the reduced mask
-    let keep = new Array<boolean>(B).fill(true);
+    // --- RA-RLHF: episode weights from the full-mask quantities, then everything uses the weighted mask
+    let weights = new Array<number>(B).fill(1);
     let quantile = NaN;
     let diagnostics: Record<string, number> = {};
     if (opts.riskCount !== undefined) {
@@ -142,17 +162,22 @@ export class PPOTrainer {
         returns: g.returns.arraySync(),
         rewards: rewards.arraySync(),
         masks: batch.masks.arraySync(),
-        scores,
+        scores: trainScores,
         values: rankBy === 'prompt_value' ? fwd.values.arraySync() : undefined,
         promptScores: opts.promptScores,
         random,
       });
-      keep = selectRiskMask(stat, opts.riskCount);
+      weights = measureWeights(stat, { measure: this.risk.measure, keptCount: opts.riskCount, alpha: this.risk.alpha, groups: opts.groups, lambda: this.risk.entropic_lambda, sampleWeights: opts.sampleWeights });
       quantile = stat.slice().sort((a, b) => a - b)[opts.riskCount - 1];
-      diagnostics = riskDiagnostics({ stat, scores, keep, promptScores: opts.promptScores, tailThreshold: opts.tailThreshold });
+      diagnostics = riskDiagnostics({ stat, scores, keep: weights.map((w) => w > 0), promptScores: opts.promptScores, tailThreshold: opts.tailThreshold });
     }
-    const keepCol = tf.tensor2d(keep.map((k) => (k ? 1 : 0)), [B, 1], 'float32');
-    const masks = tf.mul(batch.masks, keepCol) as tf.Tensor2D;
+    if (opts.sampleWeights) {
+      if (opts.sampleWeights.length !== B || opts.sampleWeights.some((w) => !(w >= 0 && Number.isFinite(w)))) throw new Error(`PPOTrainer.step: sampleWeights must be ${B} finite weights >= 0`);
+      weights = weights.map((w, b) => w * opts.sampleWeights![b]);
+    }
+    const keep = weights.map((w) => w > 0);
+    const weightCol = tf.tensor2d(weights, [B, 1], 'float32');
+    const masks = tf.mul(batch.masks, weightCol) as tf.Tensor2D;
     const advantages = maskedWhiten(g.advantages, masks);
     const keptTokens = responses.map((r, b) => (keep[b] ? r.length : 0));
 
@@ -177,7 +202,7 @@ export class PPOTrainer {
         }
       }
     } finally {
-      tf.dispose([scoresT, kl, keepCol, advantages, g.advantages]);
+      tf.dispose([scoresT, kl, weightCol, advantages, g.advantages]);
     }
     const tOptimize = performance.now();
 
@@ -189,9 +214,10 @@ export class PPOTrainer {
     const klPerRow = lp.map((row, b) => row.reduce((acc, x, t) => acc + (x - rlp[b][t]) * fullMask[b][t], 0));
     const entropyPerRow = lp.map((row, b) => row.reduce((acc, x, t) => acc - x * fullMask[b][t], 0));
     const nsrPerRow = nsr.map((row, b) => row.reduce((acc, x, t) => acc + x * fullMask[b][t], 0));
-    const klInput = klControllerInput(this.risk.kl_input, klPerRow, keep);
+    const klInput = klControllerInput(this.risk.kl_input, klPerRow, weights);
     const keptRows = keep.filter(Boolean).length;
-    const meanOverB = (xs: number[]) => xs.reduce((a, x, b) => a + (keep[b] ? x : 0), 0) / B;
+    // weight 1 adds x itself, so 0/1 weights give today's sums bit for bit
+    const meanOverB = (xs: number[]) => xs.reduce((a, x, b) => a + (keep[b] ? (weights[b] === 1 ? x : weights[b] * x) : 0), 0) / B;
     const scoreMean = scores.reduce((a, x) => a + x, 0) / B;
     const scoreStd = B > 1 ? Math.sqrt(scores.reduce((a, x) => a + (x - scoreMean) ** 2, 0) / (B - 1)) : 0;
 
@@ -212,6 +238,8 @@ export class PPOTrainer {
       'tokens/responses_len_mean': responses.reduce((a, r) => a + r.length, 0) / B,
       'risk/alpha_n': opts.riskCount ?? B,
       'risk/kept': keptRows,
+      'risk/ess': effectiveSampleSize(weights),
+      'risk/weight_max': Math.max(...weights),
       'risk/quantile': quantile,
       ...diagnostics,
       'ppo/skipped_minibatches': skippedEmpty,

@@ -103,18 +103,20 @@ export function rankingStatistic(
 }
 
 /**
- * The KL number fed to the adaptive controller. klPerRow[b] = sum_t (logp - ref_logp) * reducedMask.
+ * The KL number fed to the adaptive controller. klPerRow[b] = sum_t (logp - ref_logp) * reducedMask;
+ * `weights` are the episodes' weights (a boolean keep mask = 0/1 weights).
  *  - 'sum_selected_over_B' (authors' code: unselected rows count as 0 in a mean over all B rows)
- *  - 'mean_selected' (paper Eq. 12: mean over the selected rows only)
+ *  - 'mean_selected' (paper Eq. 12: mean over the selected rows only; weighted: sum w kl / sum w)
  */
-export function klControllerInput(kind: KLInput, klPerRow: number[], keep: boolean[]): number {
+export function klControllerInput(kind: KLInput, klPerRow: number[], weights: readonly (boolean | number)[]): number {
   const B = klPerRow.length;
   let sum = 0;
   let count = 0;
   for (let b = 0; b < B; b++) {
-    if (!keep[b]) continue;
-    sum += klPerRow[b];
-    count++;
+    const w = Number(weights[b]);
+    if (!(w > 0)) continue; // skipped, not multiplied: 0 * Inf would be NaN
+    sum += w === 1 ? klPerRow[b] : w * klPerRow[b];
+    count += w;
   }
   if (kind === 'sum_selected_over_B') return sum / B;
   if (kind === 'mean_selected') return count > 0 ? sum / count : 0;

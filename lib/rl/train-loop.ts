@@ -23,6 +23,7 @@ import { softRiskCount } from './risk';
 import { paperBatchSteps, scaledHorizon } from './kl-scaling';
 import { TASKS, type TaskSpec } from '../data/task-specs';
 import { generateResponses, rewardTexts } from './rollout';
+import { CrossEntropySampler, quantileBins, type SamplerState } from './prompt-sampler';
 
 export type Algo = 'rlhf' | 'ra-rlhf';
 
@@ -64,6 +65,8 @@ interface LoopState {
   dataRng: ReturnType<Rng['getState']>;
   genRng: ReturnType<Rng['getState']>;
   elapsed: number;
+  /** risk.sampler cross_entropy: the sampler's bin probabilities and Rng */
+  sampler?: SamplerState;
 }
 
 const finite = (x: number) => Number.isFinite(x);
@@ -73,6 +76,12 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
   const N = deps.trainPrompts.length;
   const batchesPerEpoch = Math.floor(N / B);
   if (batchesPerEpoch < 1) throw new Error(`trainPPO: ${N} train prompts cannot fill one batch of ppo.batch_size=${B}`);
+  // risk.samples_per_prompt k: each step samples k responses for each of B / k prompts (same episodes
+  // per step and the same number of steps as k = 1, so the same budget)
+  const k = config.risk.samples_per_prompt;
+  if (!Number.isInteger(k) || k < 1 || B % k !== 0) throw new Error(`trainPPO: risk.samples_per_prompt ${k} must be a positive integer dividing ppo.batch_size ${B}`);
+  const P = B / k;
+  const promptBatchesPerEpoch = Math.floor(N / P);
   const totalSteps = config.train.steps ?? batchesPerEpoch * config.train.epochs;
   const M = config.risk.M ?? batchesPerEpoch;
   const out = deps.outDir ?? null;
@@ -84,7 +93,7 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
   const promptScoreCache = new Map<number, number>(); // prompt index -> reward of the prompt alone (deterministic, so not checkpointed)
   const trainer = new PPOTrainer({
     config: { ...config.ppo, horizon, horizon_scale: null },
-    risk: { rank_by: config.risk.rank_by, kl_input: config.risk.kl_input },
+    risk: { rank_by: config.risk.rank_by, kl_input: config.risk.kl_input, measure: config.risk.measure, alpha: config.risk.alpha, entropic_lambda: config.risk.entropic_lambda, mv_coef: config.risk.mv_coef },
     policy: deps.policy,
     ref: deps.ref,
     seed: config.seed,
@@ -116,6 +125,7 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
     savedStep = st.step;
     dataRng.setState(st.dataRng);
     genRng.setState(st.genRng);
+    if (config.risk.sampler === 'cross_entropy' && !st.sampler) throw new Error(`--resume: ${path.join(ckptDir, 'latest')} has no prompt-sampler state, but risk.sampler is cross_entropy`);
     // keep the metrics of the steps the checkpoint covers; drop lines of steps that will rerun
     if (metricsFile) records.push(...truncateMetrics<StepRecord>(metricsFile, st.step));
   } else if (metricsFile) {
@@ -146,15 +156,29 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
   const t0 = performance.now() - st.elapsed * 1000;
   let interrupted = false;
   try {
+    // CeSoR prompt sampling: bins of the prompts' own scores (each prompt scored once per run)
+    let sampler: CrossEntropySampler | null = null;
+    if (config.risk.sampler === 'cross_entropy') {
+      const all = range(N);
+      const promptScores = await scorePrompts(all, all.map((i) => deps.trainPrompts[i]), promptScoreCache, deps, config.reward.batch_size);
+      sampler = new CrossEntropySampler(quantileBins(promptScores, config.risk.sampler_bins), { bins: config.risk.sampler_bins, eta: config.risk.sampler_eta, minProb: config.risk.sampler_min_prob, elite: config.risk.alpha }, config.seed + 3);
+      if (st.sampler) sampler.setState(st.sampler);
+      else st.sampler = sampler.getState();
+    }
     while (st.step < totalSteps) {
-      if (st.pos >= batchesPerEpoch) {
+      if (!sampler && st.pos >= promptBatchesPerEpoch) {
         st.epoch += 1;
         st.order = dataRng.shuffle(range(N));
         st.pos = 0;
       }
       const m = st.step;
-      const batchIdx = st.order.slice(st.pos * B, (st.pos + 1) * B);
+      const drawn = sampler ? sampler.sample(P) : null;
+      const promptIdx = drawn ? drawn.prompts : st.order.slice(st.pos * P, (st.pos + 1) * P);
+      const repeat = <T>(xs: readonly T[]) => xs.flatMap((x) => new Array<T>(k).fill(x));
+      const batchIdx = repeat(promptIdx);
       const queries = batchIdx.map((i) => deps.trainPrompts[i]);
+      const groups = k > 1 ? repeat(promptIdx.map((_, j) => j)) : undefined;
+      const sampleWeights = drawn ? repeat(drawn.weights) : undefined;
       const tStep = performance.now();
       const responses = generateResponses(deps.policy, queries, { ...config.generation, chunk_size: config.generation.chunk_size ?? undefined }, genRng, {
         // trl samples in eval mode on the first step and in train mode (dropout on) afterwards
@@ -169,7 +193,11 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
       const riskCount = deps.algo === 'ra-rlhf' ? softRiskCount(m, { B, alpha: config.risk.alpha, n: config.risk.n, rho: config.risk.rho, M, scheduler: config.risk.scheduler }) : undefined;
       // prompt scores (rank_by prompt_score, tail-share diagnostic): each prompt scored once per run
       const promptScores = riskCount !== undefined ? await scorePrompts(batchIdx, queries, promptScoreCache, deps, config.reward.batch_size) : undefined;
-      const stats = trainer.step(queries, responses, scores, { riskCount, promptScores, tailThreshold });
+      const stats = trainer.step(queries, responses, scores, { riskCount, promptScores, tailThreshold, groups, sampleWeights });
+      if (sampler && drawn) {
+        sampler.update(repeat(drawn.bins), scores, sampleWeights!);
+        sampler.q.forEach((q, b) => (stats[`sampler/q_${b}`] = q));
+      }
       const badStat = ['ppo/loss/total', 'objective/kl', 'ppo/returns/mean'].find((k) => k in stats && !finite(stats[k]));
       if (badStat) throw new PPONumericError(`${badStat} is ${stats[badStat]} at step ${m}`);
       const tEnd = performance.now();
@@ -178,6 +206,7 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
       st.step += 1;
       st.dataRng = dataRng.getState();
       st.genRng = genRng.getState();
+      if (sampler) st.sampler = sampler.getState();
       st.elapsed = (tEnd - t0) / 1000;
       const rec: StepRecord = {
         step: m,
