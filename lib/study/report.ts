@@ -6,7 +6,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { evaluateTable, type ModelResult } from '../eval/evaluate';
+import { evaluateTable, promptView, type ModelResult } from '../eval/evaluate';
+import { frontierMarkdown, riskFrontier, type FrontierResult } from '../eval/risk-frontier';
+import { writeFrontier } from '../eval/frontier-report';
 import { numberColumn, readGenerations, stringColumn } from '../eval/generations';
 import { mean, seedStats, type SeedStats } from '../eval/metrics';
 import { pairedBootstrap, percentile, type BootstrapMetric } from '../eval/bootstrap';
@@ -104,6 +106,16 @@ export async function writeStudyReport(ctx: ReproContext, spec: StudySpec, runs:
     for (const r of pairedBootstrap({ a, b, promptScores: ps }, metrics, spec.bootstrap)) paired.push({ arm: arm.name, vs: vs.name, ...r });
   }
 
+  // risk frontier: CVaR at alpha 0.05 .. 1 of every arm, arm - baseline on the same paired bootstrap
+  const slugs = spec.arms.map((a) => a.slug);
+  const views = spec.seeds.map((seed) => {
+    const tables = spec.arms.map((arm) => readGenerations(runs.find((r) => r.arm === arm && r.seed === seed)!.genFile));
+    const merged = { ...tables[0], columns: [...new Set(tables.flatMap((t) => t.columns))], rows: tables[0].rows.map((row, i) => Object.assign({}, row, ...tables.slice(1).map((t) => t.rows[i]))) };
+    return promptView(merged, evalSpec(slugs, tail, cfg.eval.cvarAlpha, false));
+  });
+  const frontier = riskFrontier(views, slugs, { reference: base.slug, resamples: spec.bootstrap.resamples, seed: spec.bootstrap.seed });
+  await writeFrontier(path.join(out, 'frontier'), frontier, { png: o.png });
+
   const figDir = path.join(out, 'figures');
   const figs = emptyFigureOutputs();
   fs.mkdirSync(figDir, { recursive: true });
@@ -142,10 +154,10 @@ export async function writeStudyReport(ctx: ReproContext, spec: StudySpec, runs:
     task: cfg.task, reward: spec.reward, seeds: spec.seeds, baseline: spec.baseline, quick: o.quick,
     bootstrap: { ...spec.bootstrap, method: 'paired two-level: resample seeds, then test prompts within each seed; same seeds and prompts for both arms; 2.5/97.5 percentiles' },
     eval: { prompts: ctx.testPrompts.length, tail, cvarAlpha: cfg.eval.cvarAlpha, perplexityTexts: ctx.pplTexts.length },
-    config: cfg, arms, paired, timings, totalSeconds,
+    config: cfg, arms, paired, frontier, timings, totalSeconds,
   });
   const md = path.join(out, 'results.md');
-  fs.writeFileSync(md, renderMarkdown(ctx, spec, arms, paired, figs, totalSeconds, o.quick, tail));
+  fs.writeFileSync(md, renderMarkdown(ctx, spec, arms, paired, frontier, figs, totalSeconds, o.quick, tail));
   ctx.progress.log(`results: ${md} (${totalSeconds.toFixed(0)} s)`);
   return { md, json, totalSeconds };
 }
@@ -155,7 +167,7 @@ const fs2 = (s?: SeedStats, d = 2) => (!s || !Number.isFinite(s.mean) ? 'n/a' : 
 
 function renderMarkdown(
   ctx: ReproContext, spec: StudySpec, arms: { name: string; algo: string; overrides: string[]; summary: Record<string, SeedStats> }[],
-  paired: { arm: string; vs: string; metric: string; diff: number; ci95: [number, number]; undefinedResamples: number }[], figs: FigureOutputs, total: number, quick: boolean, tail: number,
+  paired: { arm: string; vs: string; metric: string; diff: number; ci95: [number, number]; undefinedResamples: number }[], frontier: FrontierResult, figs: FigureOutputs, total: number, quick: boolean, tail: number,
 ): string {
   const { cfg } = ctx;
   const rel = (f: string) => path.relative(ctx.out, f);
@@ -198,6 +210,13 @@ An interval that excludes 0 is a difference this design resolves.
 ${pairedRows.length ? `| Arm | Δ Reward | Δ Tail reward | Δ CVaR |
 |---|---|---|---|
 ${pairedRows.join('\n')}` : '(no arm besides the baseline)'}${extra}
+
+## Risk frontier: CVaR at several α
+
+CVaR_α (mean over seeds) of each arm and arm − ${spec.baseline} with the same paired bootstrap; α = 1 is the mean reward
+(CVaR over per-prompt rewards). Figure: [frontier/frontier.svg](frontier/frontier.svg); data: frontier/frontier.json.
+
+${frontierMarkdown(frontier)}
 
 ## Figures
 
