@@ -226,5 +226,7 @@ test('rarlhf baselines --quick imdb-mini: every method end to end, one table, co
   const md = fs.readFileSync(r.results, 'utf8');
   for (const n of names) assert.match(md, new RegExp(`\\| ${n} \\|`));
   assert.match(md, /\| Model \| Reward ↑ \| Tail reward .* \| Perplexity ↓ \| Dist-1 \| Dist-2 \| Dist-3 \|/);
+  assert.match(md, /## Risk frontier/);
+  assert.ok(fs.existsSync(path.join(r.out, 'frontier', 'frontier.json')));
   fs.rmSync(root, { recursive: true, force: true });
 });

@@ -10,7 +10,7 @@ test('package.json main exports every layer and the main verbs', async () => {
   assert.ok(fs.existsSync(path.join(root, pkg.main)), `main ${pkg.main} does not exist`);
   const api = (await import(path.join(root, pkg.main))) as Record<string, unknown>;
   for (const ns of ['engine', 'text', 'models', 'data', 'rewards', 'rl', 'evaluation', 'config']) assert.equal(typeof api[ns], 'object', ns);
-  for (const f of ['initEngine', 'GPT2Tokenizer', 'GPT2LMHeadModel', 'GPT2WithValueHead', 'generate', 'loadGPT2', 'loadTask', 'loadRewardModel', 'PPOTrainer', 'trainPPO', 'trainSFT', 'evaluateTable', 'loadTrainConfig']) {
+  for (const f of ['initEngine', 'GPT2Tokenizer', 'GPT2LMHeadModel', 'GPT2WithValueHead', 'generate', 'loadGPT2', 'loadTask', 'loadRewardModel', 'PPOTrainer', 'trainPPO', 'trainSFT', 'trainQuark', 'DExpertsLM', 'evaluateTable', 'loadTrainConfig']) {
     assert.equal(typeof api[f], 'function', f);
   }
 });

@@ -12,8 +12,10 @@ import * as path from 'node:path';
 import { DExpertsLM } from '../models/dexperts';
 import { RestrictedVocabLM } from '../models/control-tokens';
 import { trainQuark } from '../rl/quark';
-import { writeGenerations, type Row } from '../eval/generations';
-import { meanQuantileCurves, type EvalResult } from '../eval/evaluate';
+import { readGenerations, writeGenerations, type Row } from '../eval/generations';
+import { meanQuantileCurves, promptView, type EvalResult } from '../eval/evaluate';
+import { frontierMarkdown, riskFrontier, type FrontierResult } from '../eval/risk-frontier';
+import { writeFrontier } from '../eval/frontier-report';
 import { markdownTable } from '../eval/tables';
 import { Stage, configHash, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
 import { causalLMSteps, loadLM, saveLM, trainCausalLM } from '../pipeline/adapters';
@@ -208,9 +210,14 @@ export async function runBaselines(o: BaselinesOptions): Promise<BaselinesResult
     trainSeconds: mean(cost[r].train), trainRewardCalls: cost[r].trainCalls, generateSeconds: mean(cost[r].gen), generateRewardCalls: cost[r].genCalls,
   }]));
   const figs = await writeFigures(path.join(out, 'figures'), { quantiles: { q: results[0].quantiles.q, curves: meanQuantileCurves(results) } }, o.png ?? true);
+  // CVaR at alpha 0.05 .. 1 of every method, minus RLHF (else the first row) with paired bootstrap intervals
+  const viewSpec = evalSpec(rows, cfg.eval.tail, cfg.eval.cvarAlpha, false);
+  const views = o.seeds.map((seed) => promptView(readGenerations(path.join(out, `seed-${seed}`, 'generations.jsonl')), viewSpec));
+  const frontier = riskFrontier(views, rows, { reference: rows.includes('rlhf') ? 'rlhf' : rows[0] });
+  await writeFrontier(path.join(out, 'frontier'), frontier, { png: o.png ?? true });
   const totalSeconds = (performance.now() - t0) / 1000;
-  writeJson(path.join(out, 'results.json'), { task: cfg.task, seeds: o.seeds, rows, table: table.rows, perplexity: ppl, cost: costs, baselines: bc, timings, totalSeconds });
-  const md = renderBaselines(ctx, bc, o, markdown, table.markdown, costs, timings, totalSeconds, figs.images.map((f) => path.relative(out, f)));
+  writeJson(path.join(out, 'results.json'), { task: cfg.task, seeds: o.seeds, rows, table: table.rows, perplexity: ppl, cost: costs, frontier, baselines: bc, timings, totalSeconds });
+  const md = renderBaselines(ctx, bc, o, markdown, table.markdown, frontier, costs, timings, totalSeconds, figs.images.map((f) => path.relative(out, f)));
   const resultsFile = path.join(out, 'results.md');
   fs.writeFileSync(resultsFile, md);
   await ctx.reward.dispose?.();
@@ -218,7 +225,7 @@ export async function runBaselines(o: BaselinesOptions): Promise<BaselinesResult
   return { out, results: resultsFile, table: markdown, cost: costs, totalSeconds };
 }
 
-function renderBaselines(ctx: ReproContext, bc: BaselinesConfig, o: BaselinesOptions, table: string, fullTable: string, cost: Record<string, MethodCost>, timings: StageRecord[], total: number, images: string[]): string {
+function renderBaselines(ctx: ReproContext, bc: BaselinesConfig, o: BaselinesOptions, table: string, fullTable: string, frontier: FrontierResult, cost: Record<string, MethodCost>, timings: StageRecord[], total: number, images: string[]): string {
   const { cfg, testPrompts } = ctx;
   const sentiment = ctx.spec.dataset === 'imdb';
   const q = bc.quark;
@@ -234,6 +241,13 @@ ${table}
 All columns (CVaR at α ${cfg.eval.cvarAlpha}, length):
 
 ${fullTable}
+
+## Risk frontier: CVaR at several α, minus ${frontier.reference}
+
+CVaR_α of per-prompt rewards (mean over seeds; α = 1 is the mean reward) and each method − ${frontier.reference} with a paired
+two-level bootstrap 95% interval (${frontier.resamples} resamples of seeds, then prompts). Figure: [frontier/frontier.svg](frontier/frontier.svg).
+
+${frontierMarkdown(frontier)}
 
 ## Cost
 

@@ -5,3 +5,5 @@ export type { CausalLM, GenerateOptions, GenerateOutput, LogitsProcessing } from
 export { saveModelCheckpoint, loadGPT2, loadGPT2WithValueHead, loadCheckpoint, saveCheckpoint, loadTrainerState, saveTrainerState, hfConfigJson, parseHfConfig } from './checkpoint';
 export { readSafetensors, writeSafetensors, loadSafetensorsTf, saveSafetensorsTf } from './safetensors';
 export { hubDownload, defaultCacheDir, hubOffline, classifyModelRef } from './hub';
+export { DExpertsLM, dexpertsLogits } from './dexperts';
+export { withControlTokens, RestrictedVocabLM } from './control-tokens';
