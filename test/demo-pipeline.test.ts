@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runDemo, DEMO_MODELS } from '../lib/demo/pipeline';
+import { runDemo, DEMO_MODELS, MEASURE_ARMS } from '../lib/demo/pipeline';
 import { readGenerations, numberColumn } from '../lib/eval/generations';
 
 test('demo --quick runs end to end offline, writes every stage and the report, and resumes from cache', async () => {
@@ -46,5 +46,17 @@ test('demo --quick runs end to end offline, writes every stage and the report, a
   const r2 = await runDemo({ out, quick: true, quiet: true, png: false });
   assert.ok(r2.timings.filter((x) => x.stage !== 'eval+report').every((x) => x.cached));
   assert.deepEqual(r2.metrics, r.metrics);
+
+  // --measures: the four extra RA-RLHF arms train beside the cached paper stages and join the tables
+  const r3 = await runDemo({ out, quick: true, quiet: true, png: false, arms: MEASURE_ARMS });
+  const trained = r3.timings.filter((x) => !x.cached).map((x) => x.stage);
+  assert.deepEqual(trained.filter((x) => x !== 'eval+report' && x !== 'generations'), MEASURE_ARMS.map((a) => a.name));
+  for (const m of ['rlhf', 'ra_rlhf', ...MEASURE_ARMS.map((a) => a.name)]) assert.ok(Number.isFinite(r3.metrics[m].meanReward), m);
+  assert.deepEqual(r3.metrics.ra_rlhf.perplexity, r.metrics.ra_rlhf.perplexity);
+  const pp = lines('ra_per_prompt/metrics.jsonl');
+  assert.ok(pp.every((x) => x['risk/kept'] >= 4)); // at least one of each prompt's 4 responses
+  assert.ok(lines('ra_cesor/metrics.jsonl').every((x) => Number.isFinite(x['sampler/q_0'])));
+  assert.ok(lines('ra_entropic/metrics.jsonl').some((x) => x['risk/ess'] < 16));
+  assert.match(fs.readFileSync(r3.report, 'utf8'), /\| ra_mean_variance \|/);
   fs.rmSync(out, { recursive: true, force: true });
 });

@@ -9,7 +9,8 @@ import { RISK_MEASURES, type RiskMeasure } from '../rl/risk-measures';
 import type { SFTOptions } from '../rl/sft';
 import { Json, Schema, resolveConfig } from './index';
 
-const TASK_NAMES = Object.keys(TASKS);
+// 'demo': the offline demo's generated task (lib/demo), trained through the same train config
+const TASK_NAMES = [...Object.keys(TASKS), 'demo'];
 
 export interface TrainConfig {
   task: string;

@@ -33,7 +33,24 @@ export interface DemoOptions {
   quiet?: boolean;
   /** render PNG figures when Chromium exists (default true) */
   png?: boolean;
+  /** extra RA-RLHF arms (train-config overrides, e.g. another risk.measure) trained and evaluated beside the four models */
+  arms?: readonly DemoArm[];
 }
+
+export interface DemoArm {
+  /** model name in the tables ([A-Za-z0-9_.-]) */
+  name: string;
+  /** `--set key=value` overrides of the RA-RLHF stage's train config */
+  sets: readonly string[];
+}
+
+/** The risk measures of lib/rl/risk-measures.ts and CeSoR's sampler, as demo arms (`rarlhf demo --measures`). */
+export const MEASURE_ARMS: readonly DemoArm[] = [
+  { name: 'ra_per_prompt', sets: ['risk.measure=cvar_per_prompt', 'risk.samples_per_prompt=4'] },
+  { name: 'ra_entropic', sets: ['risk.measure=entropic', 'risk.entropic_lambda=1'] },
+  { name: 'ra_mean_variance', sets: ['risk.measure=mean_variance', 'risk.mv_coef=0.5'] },
+  { name: 'ra_cesor', sets: ['risk.sampler=cross_entropy'] },
+];
 
 export interface DemoResult {
   out: string;
@@ -114,22 +131,29 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // 6. RLHF and RA-RLHF: same prompts, budget and seed; only the risk schedule differs ---------
   // Training prompts: the opening sentence of every training review (the hostile tail included).
   const prompts = train.map((r) => tokenizer.encode(r.prompt));
-  for (const algo of ['rlhf', 'ra_rlhf'] as const) {
-    await runStage(new Stage(dir(algo), algo, { algo, ppo: cfg.ppo, risk: algo === 'ra_rlhf' ? cfg.risk : null, model: cfg.model, seed: cfg.seed, corpus: cfg.corpus, sft: cfg.sft, pretrain: cfg.pretrain }), progress, async (st) =>
+  const arms = o.arms ?? [];
+  const ppoRuns = [{ name: 'rlhf', algo: 'rlhf' as const, sets: [] as readonly string[] }, { name: 'ra_rlhf', algo: 'ra_rlhf' as const, sets: [] }, ...arms.map((a) => ({ ...a, algo: 'ra_rlhf' as const }))];
+  for (const run of ppoRuns) {
+    const { algo } = run;
+    // arms add their overrides to the key; the two paper stages keep theirs (cached demos stay valid)
+    const key = { algo, ppo: cfg.ppo, risk: algo === 'ra_rlhf' ? cfg.risk : null, model: cfg.model, seed: cfg.seed, corpus: cfg.corpus, sft: cfg.sft, pretrain: cfg.pretrain, ...(run.sets.length ? { sets: run.sets } : {}) };
+    await runStage(new Stage(dir(run.name), run.name, key), progress, async (st) =>
       runPPOStage({
         algo, task: 'demo', initDir: path.join(dir('sft'), 'checkpoints', 'final'), outDir: st.dir, prompts, reward, tokenizer,
-        ppo: cfg.ppo, risk: cfg.risk, seed: cfg.seed, progress,
+        ppo: cfg.ppo, risk: cfg.risk, seed: cfg.seed, progress, sets: run.sets,
       }), timings);
   }
+  const names = [...DEMO_MODELS, ...arms.map((a) => a.name)];
 
   // 7. Generations on held-out prompts (the hostile tail included) ------------------------------
   const evalPrompts = test.slice(0, cfg.eval.nPrompts);
   const genFile = path.join(out, 'generations.jsonl');
-  const ckpt: Record<(typeof DEMO_MODELS)[number], string> = {
+  const ckpt: Record<string, string> = {
     gpt2: 'pretrain/checkpoints/final', sft: 'sft/checkpoints/final', rlhf: 'rlhf/checkpoints/final', ra_rlhf: 'ra_rlhf/checkpoints/final',
+    ...Object.fromEntries(arms.map((a) => [a.name, `${a.name}/checkpoints/final`])),
   };
   await runStage(new Stage(dir('generations'), 'generations', { cfg, ckpt }), progress, async () => {
-    const models = DEMO_MODELS.map((name) => ({ name, ...loadLM(dir(ckpt[name])) }));
+    const models = names.map((name) => ({ name, ...loadLM(dir(ckpt[name])) }));
     progress.start('generate', evalPrompts.length * models.length);
     const rows = await generationRows(
       evalPrompts.map((r) => ({ prompt: r.prompt, cls: r.label, extra: { hostile: r.hostile } })),
@@ -144,17 +168,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const tEval = performance.now();
   const genRows = readJsonl<Record<string, number | string | boolean>>(genFile);
   const tail = hostileTailThreshold(genRows.filter((r) => r.hostile === true).map((r) => Number(r.prompt_score))) ?? -2.5;
-  const spec = evalSpec(DEMO_MODELS, tail, cfg.eval.cvarAlpha, false);
+  const spec = evalSpec(names, tail, cfg.eval.cvarAlpha, false);
   const result = evaluateFile(genFile, spec);
   const pplTexts = test.filter((r) => r.label === 1).slice(0, cfg.eval.perplexityTexts).map((r) => r.text);
   const ppl: Record<string, number[]> = {};
-  for (const name of DEMO_MODELS) {
+  for (const name of names) {
     const { model } = loadLM(dir(ckpt[name]));
     ppl[name] = [(await modelPerplexity(model, tokenizer, pplTexts)).mean];
     model.dispose();
   }
   const table = resultsTable([result], ppl);
-  const curves = (['rlhf', 'ra_rlhf'] as const).map((name) => ({ name, records: readMetricsJsonl(path.join(dir(name), 'metrics.jsonl')) }));
+  const curves = ppoRuns.map(({ name }) => ({ name, records: readMetricsJsonl(path.join(dir(name), 'metrics.jsonl')) }));
   const figs = await writeFigures(path.join(out, 'figures'), {
     curves,
     quantiles: { q: result.quantiles.q, curves: Object.fromEntries(result.models.map((m) => [m.name, m.quantileReward])) },
@@ -173,7 +197,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const totalSeconds = (performance.now() - t0) / 1000;
   writeJson(path.join(out, 'results.json'), { tail, cvarAlpha: cfg.eval.cvarAlpha, metrics, timings, totalSeconds, eval: result });
   const report = path.join(out, 'report.md');
-  fs.writeFileSync(report, renderReport(cfg, o, tail, table.markdown, metrics, timings, totalSeconds, figs.images, figs.html, exampleGenerations(genFile, DEMO_MODELS, 4), out));
+  fs.writeFileSync(report, renderReport(cfg, o, tail, table.markdown, metrics, timings, totalSeconds, figs.images, figs.html, exampleGenerations(genFile, names, 4), out));
   progress.log(`report: ${report} (${totalSeconds.toFixed(0)} s)`);
   return { out, report, timings, totalSeconds, metrics };
 }
@@ -187,13 +211,14 @@ function renderReport(
   totalSeconds: number, images: string[], htmls: string[], examples: string, out: string,
 ): string {
   const rel = (f: string) => path.relative(out, f);
-  const hostile = DEMO_MODELS.map((n) => `| ${n} | ${metrics[n].hostileReward.toFixed(2)} |`).join('\n');
+  const hostile = Object.keys(metrics).map((n) => `| ${n} | ${metrics[n].hostileReward.toFixed(2)} |`).join('\n');
   return `# rarlhf demo report
 
 Generated task: ${cfg.corpus.nReviews} templated movie reviews (AFINN lexicon words), ${Math.round(cfg.corpus.tailFraction * 100)}% of them opening with a
 hostile sentence (the tail). Policy: GPT-2 architecture, ${cfg.model.n_layer} layers, d ${cfg.model.n_embd}, BPE vocabulary ${cfg.tokenizer.vocabSize}.
 Config: ${o.quick ? 'quick (test-sized; numbers are not meaningful)' : 'full'}; seed ${cfg.seed}. PPO budget (both algorithms): ${cfg.ppo.steps} steps x ${cfg.ppo.batchSize} prompts;
-RA-RLHF soft-risk alpha ${cfg.risk.alpha}, warm start n ${cfg.risk.warmStart}, rho ${cfg.risk.rho}.
+RA-RLHF soft-risk alpha ${cfg.risk.alpha}, warm start n ${cfg.risk.warmStart}, rho ${cfg.risk.rho}.${(o.arms ?? []).length ? `
+Extra RA-RLHF arms: ${(o.arms ?? []).map((a) => `${a.name} (${a.sets.join(', ')})`).join('; ')}.` : ''}
 
 ## Results (held-out prompts)
 
