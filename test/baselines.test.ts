@@ -207,6 +207,8 @@ test('baselines config: methods parse, best_of_n expands, Quark matches PPO rewa
   assert.equal(bc.dexperts.alpha, 3.2);
   assert.equal(baselinesConfig(getTaskSpec('jigsaw-mini'), reproConfig(getTaskSpec('jigsaw-mini'))).dexperts.alpha, 2.0);
   assert.equal(bc.quark.steps, cfg.ppo.steps * cfg.ppo.ppoEpochs * (cfg.ppo.batchSize / cfg.ppo.miniBatchSize));
+  const custom = baselinesConfig(spec, cfg, { promptPrefix: 'Be kind: ', bestOf: [8], dexpertsAlpha: 1 });
+  assert.deepEqual([custom.prompted.prefix, custom.bestOf, custom.dexperts.alpha], ['Be kind: ', [8], 1]);
   const rounds = Math.ceil(bc.quark.steps / bc.quark.sample_interval);
   assert.equal(rounds * bc.quark.prompts_per_round, cfg.ppo.steps * cfg.ppo.batchSize);
 });

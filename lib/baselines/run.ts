@@ -22,9 +22,9 @@ import { causalLMSteps, loadLM, saveLM, trainCausalLM } from '../pipeline/adapte
 import { generationRows, type GenerationModel } from '../pipeline/generations';
 import { evalSpec, evaluateFile, modelPerplexity, resultsTable, writeFigures } from '../pipeline/report';
 import { ppoSeedStages, prepareRepro, type ReproContext, type ReproOptions } from '../repro/pipeline';
-import { baselinesConfig, methodRows, BASELINE_METHODS, type BaselineMethod, type BaselinesConfig } from './config';
+import { baselinesConfig, methodRows, BASELINE_METHODS, type BaselineMethod, type BaselinesConfig, type BaselinesOverrides } from './config';
 
-export interface BaselinesOptions extends ReproOptions {
+export interface BaselinesOptions extends ReproOptions, BaselinesOverrides {
   methods?: BaselineMethod[];
 }
 
@@ -127,7 +127,7 @@ export async function runBaselines(o: BaselinesOptions): Promise<BaselinesResult
   const t0 = performance.now();
   const ctx = await prepareRepro(o, 'baselines');
   const { spec, cfg, out, progress, timings, shared, testPrompts } = ctx;
-  const bc = baselinesConfig(spec, cfg, { quick: o.quick });
+  const bc = baselinesConfig(spec, cfg, o);
   const methods = o.methods ?? [...BASELINE_METHODS];
   const rows = methodRows(methods, bc);
   writeJson(path.join(out, 'config.json'), { task: cfg.task, seeds: o.seeds, methods, rows, repro: cfg, baselines: bc, reward: o.reward ?? 'linear' });

@@ -8,13 +8,16 @@ import { runBaselines } from '../../baselines/run';
 import { BASELINE_METHODS, parseMethods } from '../../baselines/config';
 import { readDefaults } from '../../data/readers';
 import { TASKS } from '../../data/task-specs';
-import { seedsFlag } from '../flags';
+import { numberFlag, positiveInt, seedsFlag } from '../flags';
 
 const HELP = `usage: rarlhf baselines --task imdb-mini|imdb-small|jigsaw-mini [--methods ${BASELINE_METHODS.join(',')}]
                         [--seeds 3 | --seed-list 0,1,2] [--out runs/baselines-<task>] [--data-dir <dir>] [--cache-dir <dir>] [--quick] [--no-png]
+                        [--prompt-prefix TEXT] [--best-of 4,16] [--dexperts-alpha A]
 Shared stages (tokenizer, pretraining = GPT2, SFT, reward model) come from repro's cache (--cache-dir, default
 <out>/../cache); DExperts' anti-expert is cached there too. Per seed: RLHF, RA-RLHF and Quark from SFT, then one
-generations table with every method. --quick: test-sized config that runs every method end to end in seconds.`;
+generations table with every method. --quick: test-sized config that runs every method end to end in seconds.
+--prompt-prefix: the prompted GPT-2's instruction (default "Generate positive sentiment: " / "Generate non-toxic text: ");
+--best-of: the n of best-of-n rows (default 4,16); --dexperts-alpha: DExperts' alpha (default 3.2 IMDB, 2.0 Jigsaw).`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -30,6 +33,9 @@ export async function run(argv: string[]): Promise<void> {
       quick: { type: 'boolean', default: false },
       'no-png': { type: 'boolean', default: false },
       'allow-replacement': { type: 'boolean', default: false },
+      'prompt-prefix': { type: 'string' },
+      'best-of': { type: 'string' },
+      'dexperts-alpha': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -41,7 +47,10 @@ export async function run(argv: string[]): Promise<void> {
   const miniatures = Object.values(TASKS).filter((t) => t.scaledFrom).map((t) => t.name as string);
   if (!miniatures.includes(values.task!)) throw new Error(`baselines: --task must be one of ${miniatures.join(', ')}, got ${JSON.stringify(values.task)}\n${HELP}`);
   readDefaults.allowReplacement = values['allow-replacement']!;
+  const bestOf = values['best-of']?.split(',').map((x) => numberFlag('--best-of', x.trim(), positiveInt('samples per prompt')));
+  const dexpertsAlpha = values['dexperts-alpha'] === undefined ? undefined : numberFlag('--dexperts-alpha', values['dexperts-alpha'], { min: 0, what: 'DExperts alpha' });
   const r = await runBaselines({
+    promptPrefix: values['prompt-prefix'], bestOf, dexpertsAlpha,
     task: values.task!, methods: parseMethods(values.methods), seeds: seedsFlag('baselines', values),
     out: values.out ?? `runs/baselines-${values.task}`, dataDir: values['data-dir'], cacheDir: values['cache-dir'], quick: values.quick, png: !values['no-png'],
   });
