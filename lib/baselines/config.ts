@@ -42,14 +42,13 @@ export interface BaselinesOverrides {
 }
 
 export function baselinesConfig(spec: TaskSpec, cfg: ReproConfig, o: { quick?: boolean } & BaselinesOverrides = {}): BaselinesConfig {
-  const sentiment = spec.dataset === 'imdb';
   const ppoSteps = cfg.ppo.steps * cfg.ppo.ppoEpochs * Math.max(1, Math.floor(cfg.ppo.batchSize / cfg.ppo.miniBatchSize));
   const rounds = 3;
   const episodes = cfg.ppo.steps * cfg.ppo.batchSize;
   return {
-    prompted: { prefix: o.promptPrefix ?? (sentiment ? 'Generate positive sentiment: ' : 'Generate non-toxic text: ') },
+    prompted: { prefix: o.promptPrefix ?? spec.steering.instruction },
     bestOf: o.bestOf ?? (o.quick ? [2] : [4, 16]),
-    dexperts: { alpha: o.dexpertsAlpha ?? (sentiment ? 3.2 : 2.0), filterP: 0.9 },
+    dexperts: { alpha: o.dexpertsAlpha ?? spec.steering.dexpertsAlpha, filterP: 0.9 },
     quark: {
       K: 5, kl_coef: 0.05, entropy_coef: 0.06, learning_rate: 1e-4, batch_size: cfg.ppo.batchSize,
       steps: ppoSteps, sample_interval: Math.ceil(ppoSteps / rounds), prompts_per_round: Math.max(cfg.ppo.batchSize, Math.floor(episodes / rounds)),

@@ -227,13 +227,13 @@ export async function runBaselines(o: BaselinesOptions): Promise<BaselinesResult
 
 function renderBaselines(ctx: ReproContext, bc: BaselinesConfig, o: BaselinesOptions, table: string, fullTable: string, frontier: FrontierResult, cost: Record<string, MethodCost>, timings: StageRecord[], total: number, images: string[]): string {
   const { cfg, testPrompts } = ctx;
-  const sentiment = ctx.spec.dataset === 'imdb';
+  const words = ctx.spec.steering;
   const q = bc.quark;
   return `# Baselines: ${cfg.task}${o.quick ? ' (quick test config: numbers are not meaningful)' : ''}
 
 The rebuttal's layout: mean ± sample std over ${o.seeds.length} seed(s) [${o.seeds.join(', ')}]; every model sampled once on each of the
 ${testPrompts.length} held-out test prompts per seed (top-k 0, top-p 1, temperature 1, ${cfg.eval.maxNewTokens} new tokens), scored by the same reward
-model. Tail = prompt score ≤ ${cfg.eval.tail}. Perplexity on ${ctx.pplTexts.length} held-out ${sentiment ? 'positive reviews' : 'non-toxic comments'}.
+model. Tail = prompt score ≤ ${cfg.eval.tail}. Perplexity on ${ctx.pplTexts.length} held-out ${words.sftTexts}.
 GPT2 / SFT / anti-expert are shared across seeds (their std is sampling noise); RLHF, RA-RLHF and Quark train once per seed.
 
 ${table}
@@ -264,7 +264,7 @@ stages from SFT (per seed, mean). GPT2 pretraining (the start point of all) is i
   prompt + response without it. The kit's GPT2 is a small LM pretrained on the task text, not an instruction-following model.
 - **best_of_n**: n samples per prompt from SFT, the one with the highest reward kept (n reward calls per prompt).
 - **dexperts**: logits = GPT2 + ${bc.dexperts.alpha} (SFT expert - anti-expert), base nucleus-filtered at p ${bc.dexperts.filterP}; anti-expert = SFT recipe on
-  ${sentiment ? 'negative reviews' : 'toxic comments'}. Perplexity under the unfiltered ensemble.
+  ${words.antiTexts}. Perplexity under the unfiltered ensemble.
 - **quark**: K ${q.K} reward-quantile tokens, kl_coef ${q.kl_coef}, entropy_coef ${q.entropy_coef}, lr ${q.learning_rate}, batch ${q.batch_size}, ${q.steps} steps,
   exploration every ${q.sample_interval} steps on ${q.prompts_per_round} prompts, warm-up ${q.warmup_steps}; from SFT; generation with the best-quantile token.
 - **rlhf / ra_rlhf**: repro's PPO stages (${cfg.ppo.steps} steps x ${cfg.ppo.batchSize} prompts; RA-RLHF alpha ${cfg.risk.alpha}, n ${cfg.risk.warmStart}, rho ${cfg.risk.rho}).

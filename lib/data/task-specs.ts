@@ -56,6 +56,12 @@ export interface TaskSpec {
   /** Cap on SFT texts (null = all). */
   sftMaxTexts: number | null;
   sft: { learningRate: number; batchSize: number; gradAccum: number; epochs: number; maxSeqLength: number; seed: number };
+  /**
+   * What steering toward the SFT class means for the baselines (lib/baselines): the prompted
+   * GPT-2's instruction (the paper's rebuttal), DExperts' alpha (its scripts: 3.2 for positive
+   * sentiment, 2.0 for detoxification), and the SFT / anti-expert texts in words.
+   */
+  steering: { instruction: string; dexpertsAlpha: number; sftTexts: string; antiTexts: string };
   notes: string[];
 }
 
@@ -93,6 +99,7 @@ const IMDB_GEN: TaskSpec = {
   classField: 'label',
   classNames: ['negative', 'positive'],
   sftClass: 1,
+  steering: { instruction: 'Generate positive sentiment: ', dexpertsAlpha: 3.2, sftTexts: 'positive reviews', antiTexts: 'negative reviews' },
   ...PPO_COMMON,
   M: 194, // 24,895 train reviews with len > 200 -> floor(/128) = 194
   learningRate: 1.41e-5,
@@ -121,6 +128,7 @@ const JIGSAW_GEN: TaskSpec = {
   tailThreshold: 5,
   classField: 'toxic',
   classNames: ['non-toxic', 'toxic'],
+  steering: { instruction: 'Generate non-toxic text: ', dexpertsAlpha: 2.0, sftTexts: 'non-toxic comments', antiTexts: 'toxic comments' },
   sftClass: 0,
   ...PPO_COMMON,
   M: 288, // 36,973 / 128 (264 in the _seed2/_seed12/_seed36 scripts)
@@ -151,6 +159,7 @@ const RTP_GEN: TaskSpec = {
   tailThreshold: 5,
   classField: 'toxic',
   classNames: ['non-toxic', 'toxic'],
+  steering: { instruction: 'Generate non-toxic text: ', dexpertsAlpha: 2.0, sftTexts: 'non-toxic comments', antiTexts: 'toxic comments' },
   sftClass: 0,
   ...PPO_COMMON,
   M: 452, // 57,983 / 128
