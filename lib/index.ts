@@ -14,9 +14,9 @@ export * as config from './config';
 
 export { initEngine, tf, Rng } from './engine';
 export { GPT2Tokenizer, trainByteLevelBPE } from './text';
-export { GPT2LMHeadModel, GPT2WithValueHead, generate, sequenceLogprobs, loadGPT2, loadGPT2WithValueHead, saveModelCheckpoint, DExpertsLM } from './models';
+export { GPT2LMHeadModel, GPT2WithValueHead, generate, sequenceLogprobs, loadGPT2, loadGPT2WithValueHead, saveModelCheckpoint, DExpertsLM, AutoTokenizer, AutoModelForCausalLM, AutoModelForCausalLMWithValueHead } from './models';
 export { loadTask, TASKS } from './data';
-export { loadRewardModel, type RewardModel } from './rewards';
+export { loadRewardModel, AutoRewardModel, type RewardModel } from './rewards';
 export { PPOTrainer, trainPPO, trainSFT, softRiskCount, trainQuark } from './rl';
 export { evaluateTable } from './eval';
 export { loadTrainConfig, loadSFTConfig } from './config/schemas';

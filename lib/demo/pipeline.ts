@@ -20,7 +20,8 @@ import { generateCorpus, hostileTailThreshold, splitCorpus, type DemoReview } fr
 import { demoConfig, type DemoConfig } from './config';
 import { Progress, Stage, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
 import { causalLMSteps, loadLM, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
-import { loadSentimentReward, trainSentimentReward } from '../pipeline/reward-adapter';
+import { trainSentimentReward } from '../pipeline/reward-adapter';
+import { AutoRewardModel } from '../rewards/load';
 import { runPPOStage } from '../pipeline/ppo-adapter';
 import { generationRows } from '../pipeline/generations';
 import { evalSpec, evaluateFile, exampleGenerations, modelPerplexity, resultsTable, writeFigures } from '../pipeline/report';
@@ -126,7 +127,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     r.model.dispose();
     return { testAccuracy: r.testAccuracy, seconds: r.seconds };
   }, timings);
-  const reward = await loadSentimentReward(path.join(dir('reward'), 'model'));
+  const reward = await AutoRewardModel.fromPretrained(path.join(dir('reward'), 'model'));
 
   // 6. RLHF and RA-RLHF: same prompts, budget and seed; only the risk schedule differs ---------
   // Training prompts: the opening sentence of every training review (the hostile tail included).

@@ -7,3 +7,4 @@ export { readSafetensors, writeSafetensors, loadSafetensorsTf, saveSafetensorsTf
 export { hubDownload, defaultCacheDir, hubOffline, classifyModelRef } from './hub';
 export { DExpertsLM, dexpertsLogits } from './dexperts';
 export { withControlTokens, RestrictedVocabLM } from './control-tokens';
+export { AutoTokenizer, AutoModelForCausalLM, AutoModelForCausalLMWithValueHead, resolvePretrained } from './pretrained';

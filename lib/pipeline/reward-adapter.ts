@@ -40,7 +40,3 @@ export async function trainSentimentReward(
   model.config.metrics = { testAccuracy, testRows: test.length };
   return { model, testAccuracy, seconds: fit.seconds };
 }
-
-export async function loadSentimentReward(dir: string): Promise<KitRewardModel> {
-  return KitRewardModel.load(dir);
-}

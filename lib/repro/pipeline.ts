@@ -18,7 +18,7 @@ import type { TaskSpec } from '../data/task-specs';
 import { filterByLength, loadImdb } from '../data/imdb';
 import { seededSample } from '../data/split';
 import { makePrompts, type PromptTokenizer } from '../data/prompts';
-import { loadRewardModel } from '../rewards/load';
+import { AutoRewardModel } from '../rewards/load';
 import type { RewardModel } from '../rewards/types';
 import { evalRowsFor } from '../rewards/heldout';
 import { writeGenerations } from '../eval/generations';
@@ -175,7 +175,7 @@ export async function prepareRepro(o: ReproOptions, command = 'repro'): Promise<
   // Prompts need the policy tokenizer: train it first (from raw task text), then load the task with it.
   const task0 = await loadTask(o.task, { dataDir: o.dataDir, tokenizer: { encode: () => [0], decode: () => '' } });
   const shared = await sharedStages(cfg, task0, o, cache, progress, timings);
-  const reward = await loadRewardModel(shared.reward);
+  const reward = await AutoRewardModel.fromPretrained(shared.reward);
   // A kit toxicity model was trained on part of the Jigsaw rows: evaluate on its held-out side only.
   const task = await loadTask(o.task, { dataDir: o.dataDir, tokenizer: shared.tokenizer, evalRows: evalRowsFor(reward) });
   const trainPrompts = await trainPromptIds(task, cfg.trainPrompts, shared.tokenizer, o.dataDir);

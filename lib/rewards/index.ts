@@ -4,7 +4,7 @@
  * in the local cache; `trainKitReward(task, arch)` trains either kit architecture.
  */
 export { checkTexts, scoreInBatches, type RewardModel, type ScoreOptions } from './types';
-export { loadRewardModel, resolveHubModel, type RewardSpec } from './load';
+export { loadRewardModel, AutoRewardModel, resolveHubModel, type RewardSpec } from './load';
 export { OnnxRewardModel, KNOWN_HEADS, inferHead, type OnnxHead } from './onnx';
 export { KitRewardModel, KIT_FORMAT, type KitRewardConfig } from './trained';
 export { trainImdbReward, trainToxicityReward, fitCalibration, DEFAULT_HYPER, type TrainHyper, type TrainOptions } from './train';

@@ -27,6 +27,11 @@ export async function resolveHubModel(repoId: string, revision = 'main'): Promis
   return res.snapshotDir;
 }
 
+/** The reward models' fromPretrained (lib/models/pretrained.ts for the policy side): a folder or Hub id. */
+export const AutoRewardModel = {
+  fromPretrained: (idOrDir: string, o: Omit<Exclude<RewardSpec, string>, 'path'> = {}): Promise<RewardModel> => loadRewardModel({ path: idOrDir, ...o }),
+};
+
 export async function loadRewardModel(spec: RewardSpec): Promise<RewardModel> {
   const s = typeof spec === 'string' ? { path: spec } : spec;
   let dir = s.path;

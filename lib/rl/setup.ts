@@ -5,8 +5,7 @@
  */
 import * as path from 'node:path';
 import { Rng } from '../engine';
-import { loadCheckpoint, loadGPT2 } from '../models/checkpoint';
-import { classifyModelRef, hubDownload } from '../models/hub';
+import { AutoModelForCausalLM, AutoModelForCausalLMWithValueHead } from '../models/pretrained';
 import { missingTokenizerMessage } from '../models/load-checks';
 import { dataLog } from '../data/strict';
 import { GPT2LMHeadModel, GPT2WithValueHead, gpt2Config } from '../models/gpt2';
@@ -21,44 +20,22 @@ export function defaultTokenizer(dataDir: string | null): GPT2Tokenizer {
   return GPT2Tokenizer.fromDir(path.join(resolveDataDir(dataDir ?? undefined), 'tokenizers', 'gpt2'));
 }
 
-/**
- * The folder of a checkpoint given as a folder, or as a Hugging Face id ("gpt2", "lvwerra/gpt2-imdb") fetched into / read from
- * the local HF cache by lib/models/hub.ts (needs the network the first time). A missing path that
- * is not shaped like a Hub id (classifyModelRef) is an error without any network request.
- */
-async function checkpointDir(dir: string, field: string): Promise<string> {
-  if (!dir) throw new Error(`config field "${field}" is empty: give a checkpoint folder (e.g. the SFT run's checkpoints/final)`);
-  const ref = classifyModelRef(dir);
-  if (ref.kind === 'local') return dir;
-  if (ref.kind === 'missing') throw new Error(`config field "${field}": ${ref.message}`);
-  try {
-    return (await hubDownload(dir, { progress: false })).snapshotDir;
-  } catch (e) {
-    throw new Error(`config field "${field}": "${dir}" is not a local folder and not available as a Hugging Face model (${(e as Error).message})`);
-  }
-}
-
 /** The checkpoint's own tokenizer; none is an error (another tokenizer's ids would mean other words). */
 function ownTokenizer(tokenizer: GPT2Tokenizer | undefined, dir: string, field: string, hint: string): GPT2Tokenizer {
   if (tokenizer) return tokenizer;
   throw new Error(`config field "${field}": ${missingTokenizerMessage(dir)}; ${hint}`);
 }
 
-/** A GPT2LMHeadModel with the LM weights of checkpoint `dir` (a value head in it is ignored). */
+/** A GPT2LMHeadModel with the LM weights of checkpoint `dir` (a folder or Hub id; a value head in it is ignored). */
 export async function loadLM(dir: string, field: string): Promise<{ lm: GPT2LMHeadModel; tokenizer?: GPT2Tokenizer; dir: string }> {
-  const resolved = await checkpointDir(dir, field);
-  const { model, tokenizer } = loadGPT2(resolved);
-  return { lm: model, tokenizer, dir: resolved };
+  const r = await AutoModelForCausalLM.fromPretrained(dir, { field });
+  return { lm: r.model, tokenizer: r.tokenizer, dir: r.dir };
 }
 
 /** Policy with value head: v_head from the checkpoint when it has one, else freshly initialised (trl). */
 export async function loadPolicy(dir: string, field: string, valueHeadSeed: number): Promise<{ policy: GPT2WithValueHead; tokenizer?: GPT2Tokenizer; dir: string }> {
-  const resolved = await checkpointDir(dir, field);
-  const ck = loadCheckpoint(resolved);
-  const policy = new GPT2WithValueHead(new GPT2LMHeadModel(ck.config, { init: false }), { seed: valueHeadSeed });
-  policy.loadWeights(ck.weights, { strict: ck.hasValueHead, source: dir });
-  for (const t of ck.weights.values()) t.dispose();
-  return { policy, tokenizer: ck.tokenizer, dir: resolved };
+  const r = await AutoModelForCausalLMWithValueHead.fromPretrained(dir, { field, valueHeadSeed });
+  return { policy: r.model, tokenizer: r.tokenizer, dir: r.dir };
 }
 
 export interface PPOSetup {
