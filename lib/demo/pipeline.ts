@@ -141,7 +141,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     await runStage(new Stage(dir(run.name), run.name, key), progress, async (st) =>
       runPPOStage({
         algo, task: 'demo', initDir: path.join(dir('sft'), 'checkpoints', 'final'), outDir: st.dir, prompts, reward, tokenizer,
-        ppo: cfg.ppo, risk: cfg.risk, seed: cfg.seed, progress, sets: run.sets,
+        ppo: cfg.ppo, risk: cfg.risk, seed: cfg.seed, progress, sets: run.sets, rewardDir: path.join(dir('reward'), 'model'),
       }), timings);
   }
   const names = [...DEMO_MODELS, ...arms.map((a) => a.name)];

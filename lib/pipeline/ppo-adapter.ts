@@ -3,6 +3,7 @@
  * built from TRAIN_DEFAULTS (the paper's values) plus the overrides a pipeline scales down. The
  * policy and the frozen reference both start from the SFT checkpoint (spec 2.1).
  */
+import * as path from 'node:path';
 import { TRAIN_DEFAULTS, loadTrainConfig, type TrainConfig } from '../config/schemas';
 import type { Json } from '../config/index';
 import { GPT2WithValueHead } from '../models/gpt2';
@@ -33,20 +34,28 @@ export interface PPOStageOptions {
   progress: Progress;
   /** `--set key=value` overrides on the resulting train config (a study arm's "set"), checked against the train schema */
   sets?: readonly string[];
+  /**
+   * where `reward` and the data come from, recorded in the run's config.json (model.policy is
+   * initDir) so that `rarlhf train --algo <algo> --config <outDir>/config.json` replays the stage
+   */
+  rewardDir?: string;
+  dataDir?: string;
 }
 
 /** The trainPPO config of a pipeline stage: paper defaults + the scaled fields (+ `sets`, validated). */
-export function ppoTrainConfig(o: Pick<PPOStageOptions, 'task' | 'ppo' | 'risk' | 'seed' | 'sets'>): TrainConfig {
+export function ppoTrainConfig(o: Pick<PPOStageOptions, 'task' | 'ppo' | 'risk' | 'seed' | 'sets'> & Partial<Pick<PPOStageOptions, 'initDir' | 'rewardDir' | 'dataDir'>>): TrainConfig {
   const d = TRAIN_DEFAULTS;
   const config: TrainConfig = {
     ...d,
     task: o.task,
     seed: o.seed,
+    data_dir: o.dataDir ? path.resolve(o.dataDir) : null,
+    model: { ...d.model, policy: o.initDir ? path.resolve(o.initDir) : '' },
     generation: { ...d.generation, max_new_tokens: o.ppo.maxNewTokens, min_length: 0, min_new_tokens: o.ppo.minNewTokens, chunk_size: null },
     ppo: { ...d.ppo, learning_rate: o.ppo.lr, batch_size: o.ppo.batchSize, mini_batch_size: o.ppo.miniBatchSize, ppo_epochs: o.ppo.ppoEpochs, init_kl_coef: o.ppo.initKlCoef },
     // M = the number of PPO steps actually run, as the authors hard-code M = batches in one pass.
     risk: { ...d.risk, alpha: o.risk.alpha, n: o.risk.warmStart, rho: o.risk.rho, M: o.ppo.steps },
-    reward: { ...d.reward, batch_size: 256 },
+    reward: { ...d.reward, model: o.rewardDir ? path.resolve(o.rewardDir) : '', batch_size: 256 },
     train: { ...d.train, steps: o.ppo.steps, save_every: o.ppo.steps },
   };
   if (!o.sets?.length) return config;

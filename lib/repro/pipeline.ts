@@ -144,6 +144,8 @@ export async function trainPromptIds(task: TaskData, n: number, tokenizer: Promp
 /** Everything the per-seed runs of `repro` and `study` share: config, cached stages, prompts, reward. */
 export interface ReproContext {
   spec: TaskSpec;
+  /** the data directory the task was read from (undefined = the default) */
+  dataDir?: string;
   cfg: ReproConfig;
   out: string;
   cache: string;
@@ -188,7 +190,7 @@ export async function prepareRepro(o: ReproOptions, command = 'repro'): Promise<
     const { model } = loadLM(dir);
     try { return (await modelPerplexity(model, shared.tokenizer, pplTexts, cfg.eval.perplexityChars)).mean; } finally { model.dispose(); }
   };
-  return { spec, cfg, out, cache, progress, timings, shared, reward, task, taskNotes: task.notes, trainPrompts, testPrompts, pplTexts, pplOf };
+  return { spec, dataDir: o.dataDir, cfg, out, cache, progress, timings, shared, reward, task, taskNotes: task.notes, trainPrompts, testPrompts, pplTexts, pplOf };
 }
 
 /**
@@ -196,14 +198,14 @@ export async function prepareRepro(o: ReproOptions, command = 'repro'): Promise<
  * <seedDir>/rlhf and <seedDir>/ra_rlhf (repro and baselines share them).
  */
 export async function ppoSeedStages(
-  ctx: Pick<ReproContext, 'cfg' | 'shared' | 'reward' | 'trainPrompts' | 'progress' | 'timings'>, seed: number, seedDir: string,
+  ctx: Pick<ReproContext, 'cfg' | 'shared' | 'reward' | 'trainPrompts' | 'progress' | 'timings' | 'dataDir'>, seed: number, seedDir: string,
 ): Promise<Record<'rlhf' | 'ra_rlhf', { checkpoint: string; seconds: number }>> {
   const { cfg, shared, reward, trainPrompts: prompts, progress, timings } = ctx;
   const out = {} as Record<'rlhf' | 'ra_rlhf', { checkpoint: string; seconds: number }>;
   for (const algo of ['rlhf', 'ra_rlhf'] as const) {
     const key = { algo, seed, ppo: cfg.ppo, risk: algo === 'ra_rlhf' ? cfg.risk : null, sft: shared.sft, reward: shared.reward, trainPrompts: prompts.length };
     const r = await runStage(new Stage(path.join(seedDir, algo), `${algo} seed ${seed}`, key), progress, async (st) =>
-      runPPOStage({ algo, task: cfg.task, initDir: shared.sft, outDir: st.dir, prompts, reward, tokenizer: shared.tokenizer, ppo: cfg.ppo, risk: cfg.risk, seed, progress }), timings);
+      runPPOStage({ algo, task: cfg.task, initDir: shared.sft, outDir: st.dir, prompts, reward, tokenizer: shared.tokenizer, ppo: cfg.ppo, risk: cfg.risk, seed, progress, rewardDir: shared.reward, dataDir: ctx.dataDir }), timings);
     out[algo] = { checkpoint: path.join(seedDir, algo, 'checkpoints', 'final'), seconds: Number(r.seconds ?? 0) };
   }
   return out;

@@ -94,7 +94,7 @@ async function runArmSeed(ctx: ReproContext, arm: StudyArm, seed: number): Promi
   await runStage(new Stage(dir, `${arm.name} seed ${seed}`, trainKey), progress, async (st) =>
     runPPOStage({
       algo: arm.algo === 'ra-rlhf' ? 'ra_rlhf' : 'rlhf', task: cfg.task, initDir: shared.sft, outDir: st.dir, prompts: ctx.trainPrompts, reward: ctx.reward,
-      tokenizer: shared.tokenizer, ppo: cfg.ppo, risk: cfg.risk, seed, progress, sets: arm.set,
+      tokenizer: shared.tokenizer, ppo: cfg.ppo, risk: cfg.risk, seed, progress, sets: arm.set, rewardDir: shared.reward, dataDir: ctx.dataDir,
     }), timings);
   const ckpt = path.join(dir, 'checkpoints', 'final');
   const genFile = path.join(dir, 'generations.jsonl');

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { initEngine } from '../../engine';
 import { RUN_OPTIONS, SIGNAL_EXIT_CODE, readRunConfig, runConfigFile, runOverrides } from '../run-args';
 import { loadTrainConfig } from '../../config/schemas';
+import type { Json } from '../../config/index';
 import { writeJson } from '../../pipeline/run-dir';
 import { RESUME_MUTABLE, checkResumeConfig, checkRunDirPath, claimRunFolder } from '../../rl/run-folder';
 import { setupPPO } from '../../rl/setup';
@@ -33,16 +34,24 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   readDefaults.allowReplacement = values['allow-replacement']!; // dataset loaders: invalid UTF-8 as U+FFFD, counted
-  const algo = values.algo as Algo | undefined;
-  if (algo !== 'rlhf' && algo !== 'ra-rlhf') throw new Error(`--algo must be rlhf or ra-rlhf\n${USAGE}`);
   const { out, configFile, saved } = runConfigFile(values, USAGE);
   checkRunDirPath(out); // before anything slow is loaded
-  // the run folder's config.json records the algo next to the config; the schema has no such key
+  // a run folder's config.json records the algo next to the config (the schema has no such key), so
+  // `--config <run>/config.json` replays a run, a pipeline stage included; --algo may be left out then
   const withoutAlgo = (file: string) => {
     const { algo: recorded, ...obj } = readRunConfig(file);
     return { obj, algo: recorded };
   };
-  const config = loadTrainConfig(configFile, runOverrides(values), configFile === saved ? withoutAlgo(saved).obj : undefined);
+  // a file that is missing or not a JSON object is left to loadTrainConfig, whose errors name it
+  let given: { obj?: Record<string, Json>; algo?: Json } = {};
+  try { given = withoutAlgo(configFile); } catch { /* reported below */ }
+  const recorded = typeof given.algo === 'string' ? given.algo : undefined;
+  const algo = (values.algo ?? recorded) as Algo | undefined;
+  if (algo !== 'rlhf' && algo !== 'ra-rlhf') throw new Error(`--algo must be rlhf or ra-rlhf\n${USAGE}`);
+  if (recorded !== undefined && values.algo !== undefined && recorded !== values.algo) {
+    throw new Error(`${configFile}: field "algo" is ${JSON.stringify(recorded)} but --algo is ${values.algo}`);
+  }
+  const config = loadTrainConfig(configFile, runOverrides(values), given.algo === undefined ? undefined : given.obj);
   const lock = claimRunFolder(out, { resume: values.resume, force: values.force, command: `rarlhf train --algo ${algo}` });
   try {
     if (values.resume) {
