@@ -48,7 +48,7 @@ export async function run(argv: string[]): Promise<void> {
   const recorded = typeof given.algo === 'string' ? given.algo : undefined;
   const algo = (values.algo ?? recorded) as Algo | undefined;
   if (algo !== 'rlhf' && algo !== 'ra-rlhf') throw new Error(`--algo must be rlhf or ra-rlhf\n${USAGE}`);
-  if (recorded !== undefined && values.algo !== undefined && recorded !== values.algo) {
+  if (configFile !== saved && recorded !== undefined && values.algo !== undefined && recorded !== values.algo) { // --resume: checkResumeConfig names it
     throw new Error(`${configFile}: field "algo" is ${JSON.stringify(recorded)} but --algo is ${values.algo}`);
   }
   const config = loadTrainConfig(configFile, runOverrides(values), given.algo === undefined ? undefined : given.obj);
