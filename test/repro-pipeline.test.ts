@@ -44,6 +44,7 @@ test('repro --quick imdb-mini: 2 seeds end to end, shared stages cached across r
     for (const m of REPRO_MODELS) assert.ok(numberColumn(t, `${m}_reward`).every(Number.isFinite));
   }
   assert.match(fs.readFileSync(r.results, 'utf8'), /\| ra_rlhf \| .* ± /);
+  assert.match(fs.readFileSync(r.results, 'utf8'), /## Risk frontier[\s\S]*\| rlhf \(reference\) \|/);
   // A second run in another out dir reuses the cached tokenizer / pretrain / SFT / reward model.
   const r2 = await runRepro({ task: 'imdb-mini', dataDir: DATA, seeds: [0], out: path.join(root, 'run2'), quick: true, quiet: true, png: false });
   const shared = r2.timings.filter((t) => ['tokenizer', 'pretrain', 'sft', 'reward-imdb'].includes(t.stage));

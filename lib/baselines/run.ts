@@ -12,15 +12,14 @@ import * as path from 'node:path';
 import { DExpertsLM } from '../models/dexperts';
 import { RestrictedVocabLM } from '../models/control-tokens';
 import { trainQuark } from '../rl/quark';
-import { readGenerations, writeGenerations, type Row } from '../eval/generations';
-import { meanQuantileCurves, promptView, type EvalResult } from '../eval/evaluate';
-import { frontierMarkdown, riskFrontier, type FrontierResult } from '../eval/risk-frontier';
-import { writeFrontier } from '../eval/frontier-report';
+import { writeGenerations, type Row } from '../eval/generations';
+import { meanQuantileCurves, type EvalResult } from '../eval/evaluate';
+import { frontierMarkdown, type FrontierResult } from '../eval/risk-frontier';
 import { markdownTable } from '../eval/tables';
 import { Stage, configHash, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
 import { causalLMSteps, loadLM, saveLM, trainCausalLM } from '../pipeline/adapters';
 import { generationRows, type GenerationModel } from '../pipeline/generations';
-import { evalSpec, evaluateFile, modelPerplexity, resultsTable, writeFigures } from '../pipeline/report';
+import { evalSpec, evaluateFile, modelPerplexity, resultsTable, seedFrontier, writeFigures } from '../pipeline/report';
 import { ppoSeedStages, prepareRepro, type ReproContext, type ReproOptions } from '../repro/pipeline';
 import { baselinesConfig, methodRows, BASELINE_METHODS, type BaselineMethod, type BaselinesConfig, type BaselinesOverrides } from './config';
 
@@ -211,10 +210,8 @@ export async function runBaselines(o: BaselinesOptions): Promise<BaselinesResult
   }]));
   const figs = await writeFigures(path.join(out, 'figures'), { quantiles: { q: results[0].quantiles.q, curves: meanQuantileCurves(results) } }, o.png ?? true);
   // CVaR at alpha 0.05 .. 1 of every method, minus RLHF (else the first row) with paired bootstrap intervals
-  const viewSpec = evalSpec(rows, cfg.eval.tail, cfg.eval.cvarAlpha, false);
-  const views = o.seeds.map((seed) => promptView(readGenerations(path.join(out, `seed-${seed}`, 'generations.jsonl')), viewSpec));
-  const frontier = riskFrontier(views, rows, { reference: rows.includes('rlhf') ? 'rlhf' : rows[0] });
-  await writeFrontier(path.join(out, 'frontier'), frontier, { png: o.png ?? true });
+  const genFiles = o.seeds.map((seed) => path.join(out, `seed-${seed}`, 'generations.jsonl'));
+  const frontier = await seedFrontier(path.join(out, 'frontier'), genFiles, evalSpec(rows, cfg.eval.tail, cfg.eval.cvarAlpha, false), { png: o.png });
   const totalSeconds = (performance.now() - t0) / 1000;
   writeJson(path.join(out, 'results.json'), { task: cfg.task, seeds: o.seeds, rows, table: table.rows, perplexity: ppl, cost: costs, frontier, baselines: bc, timings, totalSeconds });
   const md = renderBaselines(ctx, bc, o, markdown, table.markdown, frontier, costs, timings, totalSeconds, figs.images.map((f) => path.relative(out, f)));

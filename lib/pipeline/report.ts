@@ -13,6 +13,22 @@ import { writeFigureHtml, writeFigureImages, closeRenderer } from '../eval/rende
 import { perplexity, causalLMLogprobs, type CausalLM } from '../eval/perplexity';
 import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import { modelColumns } from './generations';
+import { promptView } from '../eval/evaluate';
+import { riskFrontier, type FrontierResult } from '../eval/risk-frontier';
+import { writeFrontier } from '../eval/frontier-report';
+
+/**
+ * The risk frontier of per-seed generations tables (one file per seed, every model in each):
+ * CVaR at alpha 0.05 .. 1 of each model minus `reference` (default rlhf, else the first) with
+ * paired bootstrap intervals, written to <dir>/frontier.{md,json,svg,png}.
+ */
+export async function seedFrontier(dir: string, genFiles: readonly string[], spec: EvalSpec, o: { reference?: string; png?: boolean } = {}): Promise<FrontierResult> {
+  const names = spec.models.map((m) => m.name);
+  const views = genFiles.map((f) => promptView(readGenerations(f), spec));
+  const frontier = riskFrontier(views, names, { reference: o.reference ?? (names.includes('rlhf') ? 'rlhf' : names[0]) });
+  await writeFrontier(dir, frontier, { png: o.png ?? true });
+  return frontier;
+}
 
 export function evalSpec(names: readonly string[], tail: number, cvarAlpha: number, sample: boolean): EvalSpec {
   return {

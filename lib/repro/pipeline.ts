@@ -28,7 +28,8 @@ import { Progress, Stage, configHash, runStage, writeJson, type StageRecord } fr
 import { causalLMSteps, loadLM, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
 import { runPPOStage } from '../pipeline/ppo-adapter';
 import { generationRows } from '../pipeline/generations';
-import { evalSpec, evaluateFile, modelPerplexity, resultsTable, writeFigures } from '../pipeline/report';
+import { evalSpec, evaluateFile, modelPerplexity, resultsTable, seedFrontier, writeFigures } from '../pipeline/report';
+import { frontierMarkdown } from '../eval/risk-frontier';
 import { reproConfig, type ReproConfig } from './config';
 import { kitRewardStage, type RewardStageContext } from './reward-stage';
 
@@ -251,9 +252,11 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
     quantiles: { q: results[0].quantiles.q, curves },
     shift: { result: results[0], classNames: { '0': spec.classNames[0], '1': spec.classNames[1] }, quantileCurves: curves },
   }, o.png ?? true);
+  const frontier = await seedFrontier(path.join(out, 'frontier'), o.seeds.map((s) => path.join(out, `seed-${s}`, 'generations.jsonl')), spec4, { png: o.png });
   const totalSeconds = (performance.now() - t0) / 1000;
-  writeJson(path.join(out, 'results.json'), { task: cfg.task, seeds: o.seeds, config: cfg, table: table.rows, perplexity: ppl, perplexityTexts: pplTexts.length, timings, totalSeconds, seed0Dir: seed0 });
-  const md = renderResults(cfg, taskNotes, o, pplTexts.length, table.markdown, timings, totalSeconds, figs.images.map((f) => path.relative(out, f)), figs.html.map((f) => path.relative(out, f)));
+  writeJson(path.join(out, 'results.json'), { task: cfg.task, seeds: o.seeds, config: cfg, table: table.rows, perplexity: ppl, perplexityTexts: pplTexts.length, frontier, timings, totalSeconds, seed0Dir: seed0 });
+  const md = renderResults(cfg, taskNotes, o, pplTexts.length, table.markdown, timings, totalSeconds, figs.images.map((f) => path.relative(out, f)), figs.html.map((f) => path.relative(out, f)))
+    + `\n## Risk frontier: CVaR at several α, minus ${frontier.reference}\n\nPaired bootstrap 95% intervals (seeds, then prompts); α = 1 is the mean reward. Figure: [frontier/frontier.svg](frontier/frontier.svg).\n\n${frontierMarkdown(frontier)}\n`;
   const resultsFile = path.join(out, 'results.md');
   fs.writeFileSync(resultsFile, md);
   await reward.dispose?.();
