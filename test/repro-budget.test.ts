@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ppoBudget, reproConfig } from '../lib/repro/config';
-import { trainPromptIds } from '../lib/repro/pipeline';
+import { trainPromptIds } from '../lib/data/task-texts';
 import { getTaskSpec, loadTask } from '../lib/data/tasks';
 
 const DATA = path.resolve(__dirname, '../../shared/data');

@@ -62,6 +62,10 @@ export interface TaskSpec {
    * sentiment, 2.0 for detoxification), and the SFT / anti-expert texts in words.
    */
   steering: { instruction: string; dexpertsAlpha: number; sftTexts: string; antiTexts: string };
+  /** Perplexity texts are cut to their first N characters (paper: IMDB 1,000, Jigsaw 500). */
+  perplexityChars: number;
+  /** Which reward-model family scores the task (lib/rewards: imdb sentiment or toxicity). */
+  rewardTask: 'imdb' | 'toxicity';
   notes: string[];
 }
 
@@ -100,6 +104,8 @@ const IMDB_GEN: TaskSpec = {
   classNames: ['negative', 'positive'],
   sftClass: 1,
   steering: { instruction: 'Generate positive sentiment: ', dexpertsAlpha: 3.2, sftTexts: 'positive reviews', antiTexts: 'negative reviews' },
+  perplexityChars: 1000,
+  rewardTask: 'imdb',
   ...PPO_COMMON,
   M: 194, // 24,895 train reviews with len > 200 -> floor(/128) = 194
   learningRate: 1.41e-5,
@@ -129,6 +135,8 @@ const JIGSAW_GEN: TaskSpec = {
   classField: 'toxic',
   classNames: ['non-toxic', 'toxic'],
   steering: { instruction: 'Generate non-toxic text: ', dexpertsAlpha: 2.0, sftTexts: 'non-toxic comments', antiTexts: 'toxic comments' },
+  perplexityChars: 500,
+  rewardTask: 'toxicity',
   sftClass: 0,
   ...PPO_COMMON,
   M: 288, // 36,973 / 128 (264 in the _seed2/_seed12/_seed36 scripts)
@@ -160,6 +168,8 @@ const RTP_GEN: TaskSpec = {
   classField: 'toxic',
   classNames: ['non-toxic', 'toxic'],
   steering: { instruction: 'Generate non-toxic text: ', dexpertsAlpha: 2.0, sftTexts: 'non-toxic comments', antiTexts: 'toxic comments' },
+  perplexityChars: 500,
+  rewardTask: 'toxicity',
   sftClass: 0,
   ...PPO_COMMON,
   M: 452, // 57,983 / 128

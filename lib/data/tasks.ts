@@ -94,8 +94,10 @@ const stats = (m: ClassMix<unknown>): MixStats => ({
 export async function loadTask(name: TaskName | string, opts: LoadTaskOptions = {}): Promise<TaskData> {
   const spec = getTaskSpec(name);
   const tokenizer = opts.tokenizer ?? GPT2Tokenizer.fromDir(path.join(resolveDataDir(opts.dataDir), 'tokenizers', 'gpt2'));
-  const parts =
-    spec.dataset === 'imdb' ? await imdbParts(spec, opts) : spec.dataset === 'jigsaw' ? await jigsawParts(spec, opts) : await rtpParts(spec, opts);
+  // one loader per dataset: a new task is a spec entry (task-specs.ts) plus, for a new dataset, a loader here
+  const loader = Object.hasOwn(DATASET_LOADERS, spec.dataset) ? DATASET_LOADERS[spec.dataset] : undefined;
+  if (!loader) throw new Error(`loadTask(${spec.name}): no loader for dataset "${spec.dataset}" (known: ${Object.keys(DATASET_LOADERS).join(', ')})`);
+  const parts = await loader(spec, opts);
   const evalRows = opts.evalRows ?? 'all';
   if (evalRows !== 'all' && evalRows !== 'reward-heldout') throw new Error(`loadTask: evalRows must be 'all' or 'reward-heldout', got ${JSON.stringify(evalRows)}`);
   if (evalRows === 'reward-heldout') applyHeldOutRule(spec, parts);
@@ -148,6 +150,12 @@ function cap<T>(rows: T[], n: number | null, seed: number, what = 'rows'): T[] {
   dataLog(`${what}: kept a seeded sample of ${n} of ${rows.length} (the task's size)`);
   return seededSample(rows, n, seed);
 }
+
+const DATASET_LOADERS: Record<string, (spec: TaskSpec, opts: LoadTaskOptions) => Promise<Parts>> = {
+  imdb: (s, o) => imdbParts(s, o),
+  jigsaw: (s, o) => jigsawParts(s, o),
+  rtp: (s, o) => rtpParts(s, o),
+};
 
 async function imdbParts(spec: TaskSpec, opts: LoadTaskOptions): Promise<Parts> {
   const ro = { dataDir: opts.dataDir, skipBadRows: opts.skipBadRows, hub: opts.hub };

@@ -59,7 +59,6 @@ export function ppoBudget(spec: TaskSpec, trainPrompts: number | null | undefine
 }
 
 export function reproConfig(spec: TaskSpec, o: { quick?: boolean; pretrainTexts?: number | null; trainPrompts?: number | null } = {}): ReproConfig {
-  const imdb = spec.dataset === 'imdb';
   const budget = ppoBudget(spec, o.trainPrompts);
   const cfg: ReproConfig = {
     task: spec.name,
@@ -77,7 +76,7 @@ export function reproConfig(spec: TaskSpec, o: { quick?: boolean; pretrainTexts?
     risk: { alpha: spec.risk.alpha, warmStart: budget.n, rho: spec.risk.rho },
     eval: {
       nPrompts: spec.testSize ?? 256, maxNewTokens: spec.maxNewTokens, minNewTokens: Math.max(0, spec.evalMinLength - spec.promptTokens),
-      perplexityTexts: 256, perplexityChars: imdb ? 1000 : 500, cvarAlpha: spec.risk.alpha, tail: spec.tailThreshold,
+      perplexityTexts: 256, perplexityChars: spec.perplexityChars, cvarAlpha: spec.risk.alpha, tail: spec.tailThreshold,
     },
   };
   if (o.quick) {

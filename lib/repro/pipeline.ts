@@ -15,9 +15,7 @@ import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import { trainByteLevelBPE } from '../text/bpe-trainer';
 import { loadTask, getTaskSpec, type TaskData } from '../data/tasks';
 import type { TaskSpec } from '../data/task-specs';
-import { filterByLength, loadImdb } from '../data/imdb';
-import { seededSample } from '../data/split';
-import { makePrompts, type PromptTokenizer } from '../data/prompts';
+import { pretrainTexts, trainPromptIds } from '../data/task-texts';
 import { AutoRewardModel } from '../rewards/load';
 import type { RewardModel } from '../rewards/types';
 import { evalRowsFor } from '../rewards/heldout';
@@ -66,15 +64,8 @@ export interface ReproResult {
 /** Shared stages; each key covers everything its output depends on. */
 async function sharedStages(cfg: ReproConfig, task: TaskData, o: ReproOptions, cache: string, progress: Progress, timings: StageRecord[]) {
   const stage = (name: string, key: unknown) => new Stage(path.join(cache, `${name}-${configHash(key)}`), name, key);
-  const imdb = task.spec.dataset === 'imdb';
-
-  // Pretraining text: IMDB all train reviews (both classes); Jigsaw-mini its train-half texts.
-  const pretrainTexts = async (): Promise<string[]> => {
-    if (imdb) return (await loadImdb('train', { dataDir: o.dataDir, minChars: -1 })).rows.map((r) => r.text);
-    return [...new Set([...task.train.map((p) => p.text), ...task.sftTexts])];
-  };
   let texts: string[] | null = null;
-  const getTexts = async () => (texts ??= new Rng(cfg.pretrain.seed).shuffle(await pretrainTexts()).slice(0, cfg.pretrain.maxTexts ?? undefined));
+  const getTexts = async () => (texts ??= new Rng(cfg.pretrain.seed).shuffle(await pretrainTexts(task, o.dataDir)).slice(0, cfg.pretrain.maxTexts ?? undefined));
 
   const tokKey = { task: cfg.task, tokenizer: cfg.tokenizer, pretrainTexts: cfg.pretrain.maxTexts, seed: cfg.pretrain.seed };
   const tokStage = stage('tokenizer', tokKey);
@@ -129,19 +120,6 @@ export const REWARD_KINDS: Record<string, (c: RewardStageContext) => Promise<str
   transformer: kitRewardStage('transformer'),
 };
 
-/**
- * Train prompt ids for `n` prompts. The task's own size: loadTask's prompts unchanged. Another size
- * (IMDB only): loadTask's recipe (imdbParts) with that size: train reviews with len > 200,
- * seededSample(n, dataSeed), first promptTokens tokens.
- */
-export async function trainPromptIds(task: TaskData, n: number, tokenizer: PromptTokenizer, dataDir?: string): Promise<number[][]> {
-  if (n === (task.spec.trainSize ?? task.train.length)) return task.train.map((p) => p.queryIds);
-  if (task.spec.dataset !== 'imdb') throw new Error(`repro: --train-prompts other than the task's ${task.spec.trainSize} is supported for imdb-mini only, got ${n} for ${task.spec.name}`);
-  const rows = filterByLength(await loadImdb('train', { dataDir, minChars: -1 })).rows;
-  if (n > rows.length) throw new Error(`repro: --train-prompts ${n} exceeds the ${rows.length} IMDB train reviews with len > 200`);
-  return makePrompts(seededSample(rows, n, task.spec.dataSeed).map((r) => r.text), tokenizer, task.spec.promptTokens).map((p) => p.queryIds);
-}
-
 /** Everything the per-seed runs of `repro` and `study` share: config, cached stages, prompts, reward. */
 export interface ReproContext {
   spec: TaskSpec;
@@ -184,7 +162,7 @@ export async function prepareRepro(o: ReproOptions, command = 'repro'): Promise<
   const trainPrompts = await trainPromptIds(task, cfg.trainPrompts, shared.tokenizer, o.dataDir);
   if (trainPrompts.length !== task.train.length) progress.log(`train prompts: ${trainPrompts.length} (M ${cfg.ppo.steps}, warm start n ${cfg.risk.warmStart})`);
   const testPrompts = task.test.slice(0, cfg.eval.nPrompts);
-  const pplTexts = task.test.filter((p) => p.label === (spec.dataset === 'imdb' ? 1 : 0)).slice(0, cfg.eval.perplexityTexts).map((p) => p.text);
+  const pplTexts = task.test.filter((p) => p.label === spec.sftClass).slice(0, cfg.eval.perplexityTexts).map((p) => p.text);
 
   // Perplexity of GPT2 / SFT does not depend on the seed: once.
   const pplOf = async (dir: string) => {
@@ -268,12 +246,12 @@ function renderResults(cfg: ReproConfig, notes: string[], o: ReproOptions, nPpl:
   return `# Miniature reproduction: ${cfg.task}${o.quick ? ' (quick test config: numbers are not meaningful)' : ''}
 
 Paper Table 2 columns, mean ± sample std over ${o.seeds.length} seed(s) [${o.seeds.join(', ')}]. GPT2 = the policy after
-causal-LM pretraining on the task text; SFT = after supervised fine-tuning on ${cfg.task.startsWith('imdb') ? 'positive reviews' : 'non-toxic comments'};
+causal-LM pretraining on the task text; SFT = after supervised fine-tuning on ${getTaskSpec(cfg.task).steering.sftTexts};
 RLHF / RA-RLHF = PPO from SFT, same budget and seed (one pass over ${cfg.trainPrompts} train prompts: ${cfg.ppo.steps} steps x ${cfg.ppo.batchSize} prompts, ${cfg.ppo.ppoEpochs} PPO epochs, lr ${cfg.ppo.lr}),
 RA-RLHF with the soft-risk schedule alpha ${cfg.risk.alpha}, n ${cfg.risk.warmStart}, rho ${cfg.risk.rho}, M ${cfg.ppo.steps}.
 Every model is sampled on ${cfg.eval.nPrompts} held-out test prompts with each seed (the paper copies one seed's GPT2/SFT
 numbers, giving std 0; here their std is sampling noise). Tail = prompt score <= ${cfg.eval.tail}; CVaR (mean of the worst alpha fraction of rewards) at the task's risk level alpha ${cfg.eval.cvarAlpha};
-perplexity on ${nPpl} held-out ${cfg.task.startsWith('imdb') ? 'positive reviews' : 'non-toxic comments'} (first ${cfg.eval.perplexityChars} chars, cut to the ${cfg.model.n_positions - 1}-token context).
+perplexity on ${nPpl} held-out ${getTaskSpec(cfg.task).steering.sftTexts} (first ${cfg.eval.perplexityChars} chars, cut to the ${cfg.model.n_positions - 1}-token context).
 Reward = the kit's reward model (see lib/rewards), on the paper classifier's scale.
 
 ${table}

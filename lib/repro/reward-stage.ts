@@ -30,7 +30,7 @@ export interface RewardStageContext {
 /** A REWARD_KINDS entry; `quick` in the context picks the test-sized transformer. */
 export function kitRewardStage(arch: RewardArch): (c: RewardStageContext) => Promise<string> {
   return async ({ cfg, task, dataDir, stage, progress, timings, quick }) => {
-    const kind = task.spec.dataset === 'imdb' ? 'imdb' : 'toxicity';
+    const kind = task.spec.rewardTask;
     const transformer = arch === 'transformer';
     const rwStage = transformer
       ? stage(`reward-${kind}-transformer`, { kind, arch, limit: cfg.reward.limit, quick: !!quick, hyper: quick ? QUICK_TRANSFORMER : DEFAULT_TRANSFORMER_HYPER[kind] })
