@@ -1,7 +1,11 @@
-/** Arguments shared by the training commands (`sft`, `train`): a config, overrides, a run folder, resume. */
+/**
+ * Arguments shared by the training commands (`sft`, `train`: a config, overrides, a run folder,
+ * resume) and by the miniature recipes (`repro`, `baselines`, `study`).
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, parseJsonText, type Json } from '../config/index';
+import { TASKS } from '../data/task-specs';
 
 export const RUN_OPTIONS = {
   config: { type: 'string' },
@@ -13,6 +17,27 @@ export const RUN_OPTIONS = {
   'data-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Options of the miniature recipes: output, data and cache folders, test size, figures, UTF-8 rule. */
+export const RECIPE_OPTIONS = {
+  out: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'cache-dir': { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  'no-png': { type: 'boolean', default: false },
+  'allow-replacement': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** `--seeds N | --seed-list a,b` (read with flags.ts seedsFlag). */
+export const SEED_OPTIONS = { seeds: { type: 'string', default: '3' }, 'seed-list': { type: 'string' } } as const;
+
+/** A recipe's `--task`: one of the miniatures (task specs with `scaledFrom`); errors list them. */
+export function miniatureTask(command: string, task: string | undefined, help: string): string {
+  const miniatures = Object.values(TASKS).filter((t) => t.scaledFrom).map((t) => t.name as string);
+  if (!task || !miniatures.includes(task)) throw new Error(`${command}: --task must be one of ${miniatures.join(', ')}, got ${JSON.stringify(task)}\n${help}`);
+  return task;
+}
 
 /** The run's `--set` overrides, with `--data-dir <dir>` as the config's `data_dir` (the same key, one spelling per command line). */
 export function runOverrides(values: { set?: string[]; 'data-dir'?: string }): string[] {

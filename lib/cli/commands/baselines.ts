@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util';
 import { runBaselines } from '../../baselines/run';
 import { BASELINE_METHODS, parseMethods } from '../../baselines/config';
 import { readDefaults } from '../../data/readers';
-import { TASKS } from '../../data/task-specs';
 import { numberFlag, positiveInt, seedsFlag } from '../flags';
+import { RECIPE_OPTIONS, SEED_OPTIONS, miniatureTask } from '../run-args';
 
 const HELP = `usage: rarlhf baselines --task imdb-mini|imdb-small|jigsaw-mini [--methods ${BASELINE_METHODS.join(',')}]
                         [--seeds 3 | --seed-list 0,1,2] [--out runs/baselines-<task>] [--data-dir <dir>] [--cache-dir <dir>] [--quick] [--no-png]
@@ -23,20 +23,13 @@ export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
+      ...RECIPE_OPTIONS,
+      ...SEED_OPTIONS,
       task: { type: 'string' },
       methods: { type: 'string' },
-      seeds: { type: 'string', default: '3' },
-      'seed-list': { type: 'string' },
-      out: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'cache-dir': { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      'no-png': { type: 'boolean', default: false },
-      'allow-replacement': { type: 'boolean', default: false },
       'prompt-prefix': { type: 'string' },
       'best-of': { type: 'string' },
       'dexperts-alpha': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
@@ -44,15 +37,14 @@ export async function run(argv: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
-  const miniatures = Object.values(TASKS).filter((t) => t.scaledFrom).map((t) => t.name as string);
-  if (!miniatures.includes(values.task!)) throw new Error(`baselines: --task must be one of ${miniatures.join(', ')}, got ${JSON.stringify(values.task)}\n${HELP}`);
+  const task = miniatureTask('baselines', values.task, HELP);
   readDefaults.allowReplacement = values['allow-replacement']!;
   const bestOf = values['best-of']?.split(',').map((x) => numberFlag('--best-of', x.trim(), positiveInt('samples per prompt')));
   const dexpertsAlpha = values['dexperts-alpha'] === undefined ? undefined : numberFlag('--dexperts-alpha', values['dexperts-alpha'], { min: 0, what: 'DExperts alpha' });
   const r = await runBaselines({
     promptPrefix: values['prompt-prefix'], bestOf, dexpertsAlpha,
-    task: values.task!, methods: parseMethods(values.methods), seeds: seedsFlag('baselines', values),
-    out: values.out ?? `runs/baselines-${values.task}`, dataDir: values['data-dir'], cacheDir: values['cache-dir'], quick: values.quick, png: !values['no-png'],
+    task, methods: parseMethods(values.methods), seeds: seedsFlag('baselines', values),
+    out: values.out ?? `runs/baselines-${task}`, dataDir: values['data-dir'], cacheDir: values['cache-dir'], quick: values.quick, png: !values['no-png'],
   });
   console.log(r.table);
   console.log(JSON.stringify({ results: r.results, totalSeconds: Number(r.totalSeconds.toFixed(1)) }));

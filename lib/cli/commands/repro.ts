@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util';
 import { runRepro } from '../../repro/pipeline';
 import { readDefaults } from '../../data/readers';
 import { parseDecimal } from '../../data/strict';
-import { TASKS } from '../../data/task-specs';
 import { seedsFlag } from '../flags';
+import { RECIPE_OPTIONS, SEED_OPTIONS, miniatureTask } from '../run-args';
 
 const HELP = `usage: rarlhf repro --task imdb-mini|imdb-small|jigsaw-mini [--seeds 3 | --seed-list 0,1,2] [--out runs/repro-<task>]
                     [--data-dir <dir>] [--cache-dir <dir>] [--pretrain-texts N|all] [--train-prompts N] [--quick] [--no-png]
@@ -25,18 +25,11 @@ export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
+      ...RECIPE_OPTIONS,
+      ...SEED_OPTIONS,
       task: { type: 'string' },
-      seeds: { type: 'string', default: '3' },
-      'seed-list': { type: 'string' },
-      out: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'cache-dir': { type: 'string' },
-      quick: { type: 'boolean', default: false },
       'pretrain-texts': { type: 'string' },
       'train-prompts': { type: 'string' },
-      'no-png': { type: 'boolean', default: false },
-      'allow-replacement': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
@@ -44,8 +37,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
-  const miniatures = Object.values(TASKS).filter((t) => t.scaledFrom).map((t) => t.name as string);
-  if (!miniatures.includes(values.task!)) throw new Error(`repro: --task must be one of ${miniatures.join(', ')}, got ${JSON.stringify(values.task)}\n${HELP}`);
+  const task = miniatureTask('repro', values.task, HELP);
   readDefaults.allowReplacement = values['allow-replacement']!; // dataset loaders: invalid UTF-8 as U+FFFD, counted
   const seeds = seedsFlag('repro', values);
   let pretrainTexts: number | null | undefined;
@@ -60,7 +52,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const r = await runRepro({
     pretrainTexts, trainPrompts,
-    task: values.task!, seeds, out: values.out ?? `runs/repro-${values.task}`, dataDir: values['data-dir'], cacheDir: values['cache-dir'],
+    task, seeds, out: values.out ?? `runs/repro-${task}`, dataDir: values['data-dir'], cacheDir: values['cache-dir'],
     quick: values.quick, png: !values['no-png'],
   });
   console.log(r.table);

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runStudy } from '../../study/run';
 import { readDefaults } from '../../data/readers';
+import { RECIPE_OPTIONS } from '../run-args';
 
 const HELP = `usage: rarlhf study --spec <file.json> [--out runs/study-<spec name>] [--data-dir <dir>] [--cache-dir <dir>] [--quick] [--no-png]
 A spec names a miniature task, seeds, the reward-model kind and arms, each {"name", "algo": "rlhf"|"ra-rlhf",
@@ -23,13 +24,7 @@ export async function run(argv: string[]): Promise<void> {
     args: argv,
     options: {
       spec: { type: 'string' },
-      out: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'cache-dir': { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      'no-png': { type: 'boolean', default: false },
-      'allow-replacement': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      ...RECIPE_OPTIONS,
     },
     strict: true,
   });
