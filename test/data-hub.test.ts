@@ -1,6 +1,5 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -12,6 +11,7 @@ import { loadRtp } from '../lib/data/rtp';
 import { loadTask } from '../lib/data/tasks';
 import type { PromptTokenizer } from '../lib/data/prompts';
 import { writeParquet } from './data-fixtures';
+import { startFakeHub, type FakeHub } from './hub-fixture';
 
 /**
  * A fake Hub on 127.0.0.1 serving dataset repos at the real dataset URL layout
@@ -23,9 +23,8 @@ const COMMIT = 'd'.repeat(39) + '7';
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-data-hub-'));
 const log: { method: string; url: string }[] = [];
 const repos = new Map<string, Map<string, Buffer>>();
-let server: http.Server;
+let hub: FakeHub;
 let endpoint = '';
-const gitSha1 = (b: Buffer) => crypto.createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 
 // IMDB rows around the paper's len(text) > 200 filter (code points: 'é' and '🙂' count once).
 const long = (n: number, c = 'a') => c.repeat(n);
@@ -46,25 +45,14 @@ before(async () => {
     ['plain_text/test-00000-of-00001.parquet', writeParquet(IMDB_TEST)],
   ]));
   repos.set('allenai/real-toxicity-prompts', new Map([['prompts.jsonl', Buffer.from(RTP_JSONL)]]));
-  server = http.createServer((req, res) => {
-    log.push({ method: req.method!, url: req.url! });
-    const m = /^\/datasets\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(req.url!);
-    const body = m && (m[2] === 'main' || m[2] === COMMIT) ? repos.get(m[1])?.get(decodeURIComponent(m[3])) : undefined;
-    if (!body) {
-      res.writeHead(404, { 'X-Error-Code': 'EntryNotFound' });
-      return res.end('Entry not found');
-    }
-    res.writeHead(200, { 'X-Repo-Commit': COMMIT, ETag: `"${gitSha1(body)}"`, 'Content-Length': String(body.length) });
-    res.end(req.method === 'HEAD' ? undefined : body);
+  hub = await startFakeHub({
+    commit: COMMIT, prefix: 'datasets/', onRequest: (method, url) => log.push({ method, url }),
+    file: (repo, rev, file) => (rev === 'main' || rev === COMMIT ? repos.get(repo)?.get(file) : undefined),
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  endpoint = hub.endpoint;
 });
 
-after(() => {
-  server.closeAllConnections();
-  server.close();
-});
+after(() => hub.close());
 
 /** Code-point tokenizer: enough for makePrompts, no data dir needed. */
 const chars: PromptTokenizer = {

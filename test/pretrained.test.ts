@@ -1,12 +1,9 @@
 /** One loading verb: X.fromPretrained(idOrDir) for a folder or a Hub id (a fake Hub on 127.0.0.1). */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AddressInfo } from 'node:net';
 import { initEngine } from '../lib/engine';
 import { AutoModelForCausalLM, AutoModelForCausalLMWithValueHead, AutoTokenizer, resolvePretrained } from '../lib/models/pretrained';
 import { GPT2LMHeadModel, GPT2WithValueHead } from '../lib/models/gpt2';
@@ -14,11 +11,12 @@ import { saveCheckpoint } from '../lib/models/checkpoint';
 import { AutoRewardModel } from '../lib/rewards/load';
 import { KIT_FORMAT, KitRewardModel } from '../lib/rewards/trained';
 import { tinyConfig, toyTokenizer } from './rl-fixtures';
+import { startFakeHub, type FakeHub } from './hub-fixture';
 
 const COMMIT = 'b'.repeat(40);
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-pretrained-'));
 const src = path.join(root, 'ckpt');
-let server: http.Server;
+let hub: FakeHub;
 let endpoint = '';
 
 before(async () => {
@@ -26,25 +24,15 @@ before(async () => {
   const policy = new GPT2WithValueHead(new GPT2LMHeadModel(tinyConfig, { seed: 1 }), { seed: 2 });
   saveCheckpoint(src, { config: policy.config, weights: policy.namedWeights(), tokenizer: toyTokenizer() });
   policy.dispose();
-  server = http.createServer((req, res) => {
-    const m = /^\/org\/toy\/resolve\/[^/]+\/(.+)$/.exec(req.url ?? '');
-    const file = m ? path.join(src, decodeURIComponent(m[1])) : '';
-    if (!m || !fs.existsSync(file)) {
-      res.writeHead(404, { 'X-Error-Code': 'EntryNotFound' });
-      return res.end();
-    }
-    const body = fs.readFileSync(file);
-    const etag = crypto.createHash('sha1').update(`blob ${body.length}\0`).update(body).digest('hex');
-    res.writeHead(200, { 'X-Repo-Commit': COMMIT, ETag: `"${etag}"`, 'Content-Length': String(body.length) });
-    res.end(req.method === 'HEAD' ? undefined : body);
+  hub = await startFakeHub({
+    commit: COMMIT,
+    file: (repo, _rev, file) => (repo === 'org/toy' && fs.existsSync(path.join(src, file)) ? fs.readFileSync(path.join(src, file)) : undefined),
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  endpoint = hub.endpoint;
 });
 
 after(() => {
-  server.closeAllConnections();
-  server.close();
+  hub.close();
   fs.rmSync(root, { recursive: true, force: true });
 });
 
