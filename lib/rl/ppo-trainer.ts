@@ -216,8 +216,8 @@ export class PPOTrainer {
     const nsrPerRow = nsr.map((row, b) => row.reduce((acc, x, t) => acc + x * fullMask[b][t], 0));
     const klInput = klControllerInput(this.risk.kl_input, klPerRow, weights);
     const keptRows = keep.filter(Boolean).length;
-    // weight 1 adds x itself, so 0/1 weights give today's sums bit for bit
-    const meanOverB = (xs: number[]) => xs.reduce((a, x, b) => a + (keep[b] ? (weights[b] === 1 ? x : weights[b] * x) : 0), 0) / B;
+    // 1 * x is x exactly, so 0/1 weights give the keep mask's sums bit for bit
+    const meanOverB = (xs: number[]) => xs.reduce((a, x, b) => a + (keep[b] ? weights[b] * x : 0), 0) / B;
     const scoreMean = scores.reduce((a, x) => a + x, 0) / B;
     const scoreStd = B > 1 ? Math.sqrt(scores.reduce((a, x) => a + (x - scoreMean) ** 2, 0) / (B - 1)) : 0;
 

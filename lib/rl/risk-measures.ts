@@ -51,7 +51,11 @@ export function measureWeights(stat: readonly number[], o: MeasureOptions): numb
       if (!o.groups || o.groups.length !== B) throw new Error(`measureWeights: cvar_per_prompt needs a prompt group for each of the ${B} episodes, got ${o.groups?.length ?? 'none'}`);
       const w = new Array<number>(B).fill(0);
       const members = new Map<number, number[]>();
-      o.groups.forEach((g, b) => members.set(g, [...(members.get(g) ?? []), b]));
+      o.groups.forEach((g, b) => {
+        const m = members.get(g);
+        if (m) m.push(b);
+        else members.set(g, [b]);
+      });
       for (const idx of members.values()) {
         const keep = selectRiskMask(idx.map((b) => stat[b]), Math.max(1, Math.ceil((o.keptCount * idx.length) / B - 1e-9)));
         idx.forEach((b, j) => (w[b] = keep[j] ? 1 : 0));

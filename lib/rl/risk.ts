@@ -115,7 +115,7 @@ export function klControllerInput(kind: KLInput, klPerRow: number[], weights: re
   for (let b = 0; b < B; b++) {
     const w = Number(weights[b]);
     if (!(w > 0)) continue; // skipped, not multiplied: 0 * Inf would be NaN
-    sum += w === 1 ? klPerRow[b] : w * klPerRow[b];
+    sum += w * klPerRow[b];
     count += w;
   }
   if (kind === 'sum_selected_over_B') return sum / B;
