@@ -219,12 +219,15 @@ export async function trainQuark(o: QuarkOptions, deps: QuarkDeps): Promise<Quar
         named = new Map(Object.entries(c.grads));
         gradNorm = c.norm;
       }
-      const loss = value.dataSync()[0];
+      // one read-back per step for the four numbers
+      const losses = tf.tidy(() => tf.stack([value, parts!.lm, parts!.kl, parts!.entropy]));
+      const [loss, lm, kl, entropy] = Array.from(losses.dataSync());
+      losses.dispose();
       if (!Number.isFinite(loss)) throw new Error(`trainQuark: loss is ${loss} at step ${step + 1}`);
       adam.learningRate = o.learning_rate * warmupLinearFactor(step, o.warmup_steps, o.steps);
       adam.apply(named);
       const rec = {
-        step: step + 1, 'loss/total': loss, 'loss/lm': parts!.lm.dataSync()[0], 'loss/kl': parts!.kl.dataSync()[0], 'loss/entropy': parts!.entropy.dataSync()[0],
+        step: step + 1, 'loss/total': loss, 'loss/lm': lm, 'loss/kl': kl, 'loss/entropy': entropy,
         learning_rate: adam.learningRate, grad_norm: gradNorm, seconds: (performance.now() - t0) / 1000,
       };
       tf.dispose([value, ids, mask, refIds, refMask, refLogits, parts!.lm, parts!.kl, parts!.entropy, ...named.values()]);
