@@ -5,8 +5,8 @@
  * shaped like an id is an error without any request. Reward models: lib/rewards AutoRewardModel.
  */
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
-import { loadCheckpoint, loadGPT2 } from './checkpoint';
-import { GPT2LMHeadModel, GPT2WithValueHead } from './gpt2';
+import { loadGPT2, loadGPT2WithValueHead } from './checkpoint';
+import type { GPT2LMHeadModel, GPT2WithValueHead } from './gpt2';
 import { classifyModelRef, hubDownload, type HubDownloadOptions } from './hub';
 import { hasTokenizerFiles, missingTokenizerMessage } from './load-checks';
 
@@ -51,13 +51,7 @@ export const AutoModelForCausalLM = {
 export const AutoModelForCausalLMWithValueHead = {
   async fromPretrained(idOrDir: string, o: PretrainedOptions & { valueHeadSeed?: number } = {}): Promise<{ model: GPT2WithValueHead; tokenizer?: GPT2Tokenizer; dir: string }> {
     const dir = await resolvePretrained(idOrDir, o);
-    const ck = loadCheckpoint(dir);
-    const model = new GPT2WithValueHead(new GPT2LMHeadModel(ck.config, { init: false }), { seed: o.valueHeadSeed ?? 0 });
-    try {
-      model.loadWeights(ck.weights, { strict: ck.hasValueHead, source: idOrDir });
-    } finally {
-      for (const t of ck.weights.values()) t.dispose();
-    }
-    return { model, tokenizer: ck.tokenizer, dir };
+    const { model, tokenizer } = loadGPT2WithValueHead(dir, { seed: o.valueHeadSeed ?? 0 });
+    return { model, tokenizer, dir };
   },
 };
