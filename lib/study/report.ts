@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { evaluateTable, promptView, type ModelResult } from '../eval/evaluate';
 import { frontierMarkdown, riskFrontier, type FrontierResult } from '../eval/risk-frontier';
 import { writeFrontier } from '../eval/frontier-report';
-import { numberColumn, readGenerations, stringColumn } from '../eval/generations';
+import { numberColumn, readGenerations, stringColumn, type GenerationsTable } from '../eval/generations';
 import { mean, seedStats, type SeedStats } from '../eval/metrics';
 import { pairedBootstrap, percentile, type BootstrapMetric } from '../eval/bootstrap';
 import { preferFullBatch, quantileDiffFigure, quantileFigure, quantileTailFigure, readMetricsJsonl, trainingCurvesFigure, type Figure } from '../eval/figures';
@@ -55,12 +55,12 @@ export function tailThreshold(spec: StudySpec, runs: readonly ArmSeedRun[], task
 export async function writeStudyReport(ctx: ReproContext, spec: StudySpec, runs: readonly ArmSeedRun[], o: { png: boolean; quick: boolean; t0: number }) {
   const { cfg, out } = ctx;
   const tail = tailThreshold(spec, runs, cfg.eval.tail);
-  const evals = new Map<string, { result: ModelResult; rewards: number[]; promptScores: number[]; prompts: string[] }>();
+  const evals = new Map<string, { table: GenerationsTable; result: ModelResult; rewards: number[]; promptScores: number[]; prompts: string[] }>();
   const rows = new Map<string, SeedRow[]>();
   for (const r of runs) {
     const t = readGenerations(r.genFile);
     const result = evaluateTable(t, evalSpec([r.arm.slug], tail, cfg.eval.cvarAlpha, false)).models[0];
-    evals.set(`${r.arm.slug}/${r.seed}`, { result, rewards: numberColumn(t, modelColumns(r.arm.slug).reward), promptScores: numberColumn(t, 'prompt_score'), prompts: stringColumn(t, 'prompt') });
+    evals.set(`${r.arm.slug}/${r.seed}`, { table: t, result, rewards: numberColumn(t, modelColumns(r.arm.slug).reward), promptScores: numberColumn(t, 'prompt_score'), prompts: stringColumn(t, 'prompt') });
     const records = readMetricsJsonl(path.join(r.dir, 'metrics.jsonl'));
     const last = records[records.length - 1];
     const row: SeedRow = {
@@ -109,7 +109,7 @@ export async function writeStudyReport(ctx: ReproContext, spec: StudySpec, runs:
   // risk frontier: CVaR at alpha 0.05 .. 1 of every arm, arm - baseline on the same paired bootstrap
   const slugs = spec.arms.map((a) => a.slug);
   const views = spec.seeds.map((seed) => {
-    const tables = spec.arms.map((arm) => readGenerations(runs.find((r) => r.arm === arm && r.seed === seed)!.genFile));
+    const tables = spec.arms.map((arm) => evals.get(`${arm.slug}/${seed}`)!.table);
     const merged = { ...tables[0], columns: [...new Set(tables.flatMap((t) => t.columns))], rows: tables[0].rows.map((row, i) => Object.assign({}, row, ...tables.slice(1).map((t) => t.rows[i]))) };
     return promptView(merged, evalSpec(slugs, tail, cfg.eval.cvarAlpha, false));
   });
