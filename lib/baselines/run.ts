@@ -16,6 +16,7 @@ import { writeGenerations, type Row } from '../eval/generations';
 import { meanQuantileCurves, type EvalResult } from '../eval/evaluate';
 import { frontierMarkdown, type FrontierResult } from '../eval/risk-frontier';
 import { markdownTable } from '../eval/tables';
+import { mean } from '../eval/metrics';
 import { Stage, configHash, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
 import { causalLMSteps, loadLM, saveLM, trainCausalLM } from '../pipeline/adapters';
 import { generationRows, type GenerationModel } from '../pipeline/generations';
@@ -90,6 +91,17 @@ async function quarkStage(ctx: ReproContext, bc: BaselinesConfig, seed: number, 
 
 interface Built { gen: GenerationModel; ppl: () => Promise<number>; dispose: () => void }
 
+/** n of a best_of_<n> row, else null. */
+function bestOfN(row: string): number | null {
+  const m = /^best_of_(\d+)$/.exec(row);
+  return m ? Number(m[1]) : null;
+}
+
+/** The row whose model scores a row's perplexity: the prompt prefix and best-of-n leave the model as it is. */
+function perplexityRow(row: string): string {
+  return row === 'gpt2_prompted' ? 'gpt2' : bestOfN(row) !== null ? 'sft' : row;
+}
+
 /** The generation model of a table row, and its perplexity on the held-out texts. */
 function buildRow(row: string, ctx: ReproContext, bc: BaselinesConfig, ckpt: Record<string, string>): Built {
   const { shared, pplTexts, cfg } = ctx;
@@ -102,8 +114,8 @@ function buildRow(row: string, ctx: ReproContext, bc: BaselinesConfig, ckpt: Rec
   if (row === 'gpt2' || row === 'sft' || row === 'rlhf' || row === 'ra_rlhf') return single(ckpt[row]);
   // The instruction conditions generation only; perplexity is the GPT2 model's own.
   if (row === 'gpt2_prompted') return single(ckpt.gpt2, { queryPrefix: tokenizer.encode(bc.prompted.prefix) });
-  const bestOf = /^best_of_(\d+)$/.exec(row);
-  if (bestOf) return single(ckpt.sft, { bestOf: Number(bestOf[1]) });
+  const n = bestOfN(row);
+  if (n !== null) return single(ckpt.sft, { bestOf: n });
   if (row === 'dexperts') {
     const models = [ckpt.gpt2, ckpt.sft, ckpt.anti].map((d) => loadLM(d).model);
     const ens = new DExpertsLM(models[0], models[1], models[2], bc.dexperts.alpha, bc.dexperts.filterP);
@@ -190,12 +202,12 @@ export async function runBaselines(o: BaselinesOptions): Promise<BaselinesResult
       c.train.push(mine.seconds);
       c.trainCalls = mine.calls;
       c.gen.push(genSeconds[row]);
-      const n = /^best_of_(\d+)$/.exec(row);
-      c.genCalls = testPrompts.length * (n ? Number(n[1]) : 1);
-      const perSeed = ['rlhf', 'ra_rlhf', 'quark'].includes(row);
-      const key = perSeed ? `${row}@${seed}` : ({ gpt2_prompted: 'gpt2' } as Record<string, string>)[row] ?? (n ? 'sft' : row);
+      c.genCalls = testPrompts.length * (bestOfN(row) ?? 1);
+      // keyed by the checkpoint: shared models are scored once, per-seed ones once per seed
+      const source = perplexityRow(row);
+      const key = `${source}:${ckpt[source] ?? ckpt.anti ?? ''}`;
       if (!pplCache.has(key)) {
-        const b = buildRow(n ? 'sft' : row === 'gpt2_prompted' ? 'gpt2' : row, ctx, bc, ckpt);
+        const b = buildRow(source, ctx, bc, ckpt);
         try { pplCache.set(key, await b.ppl()); } finally { b.dispose(); }
       }
       ppl[row].push(pplCache.get(key)!);
@@ -204,7 +216,6 @@ export async function runBaselines(o: BaselinesOptions): Promise<BaselinesResult
 
   const table = resultsTable(results, ppl);
   const markdown = markdownTable(table.rows, { tail: cfg.eval.tail, cvarAlpha: cfg.eval.cvarAlpha, columns: COLUMNS });
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const costs: Record<string, MethodCost> = Object.fromEntries(rows.map((r) => [r, {
     trainSeconds: mean(cost[r].train), trainRewardCalls: cost[r].trainCalls, generateSeconds: mean(cost[r].gen), generateRewardCalls: cost[r].genCalls,
   }]));
