@@ -3,7 +3,8 @@
  *
  *   z_t = z_base + alpha (z_expert - z_anti)        (logits over one shared vocabulary)
  *
- * after the base logits are nucleus-filtered with filter_p (the DExperts scripts' --filter_p 0.9).
+ * after the base logits at the sampled (last) position are nucleus-filtered with filter_p (the
+ * DExperts scripts' --filter_p 0.9).
  * The ensemble is itself a causal LM: its forward runs the three models, so `generate` samples
  * from it with one KV cache per model (the cache is the three layer lists one after another) and
  * perplexity scores text under the ensemble's distribution (use filterP 1 there: a filtered token
@@ -50,8 +51,11 @@ export class DExpertsLM {
     const logits = tf.tidy(() => {
       let base = outs[0].logits;
       if (this.filterP < 1) {
+        // only the last position is sampled from: filtering the prompt's positions too would sort
+        // B x T rows of the vocabulary on the first decoding step for nothing
         const [B, T, V] = base.shape;
-        base = processLogits(base.reshape([B * T, V]) as tf.Tensor2D, { step: 0, topP: this.filterP }).reshape([B, T, V]) as tf.Tensor3D;
+        const last = processLogits(base.slice([0, T - 1, 0], [B, 1, V]).reshape([B, V]) as tf.Tensor2D, { step: 0, topP: this.filterP }).reshape([B, 1, V]);
+        base = (T > 1 ? tf.concat([base.slice([0, 0, 0], [B, T - 1, V]), last], 1) : last) as tf.Tensor3D;
       }
       return dexpertsLogits(base, outs[1].logits, outs[2].logits, this.alpha);
     });
