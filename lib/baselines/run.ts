@@ -12,15 +12,15 @@ import * as path from 'node:path';
 import { DExpertsLM } from '../models/dexperts';
 import { RestrictedVocabLM } from '../models/control-tokens';
 import { trainQuark } from '../rl/quark';
-import { writeGenerations, type Row } from '../eval/generations';
-import { meanQuantileCurves, type EvalResult } from '../eval/evaluate';
+import { readGenerations, writeGenerations, type GenerationsTable, type Row } from '../eval/generations';
+import { evaluateTable, meanQuantileCurves, type EvalResult } from '../eval/evaluate';
 import { frontierMarkdown, type FrontierResult } from '../eval/risk-frontier';
 import { markdownTable } from '../eval/tables';
 import { mean } from '../eval/metrics';
 import { Stage, configHash, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
 import { causalLMSteps, loadLM, saveLM, trainCausalLM } from '../pipeline/adapters';
 import { generationRows, type GenerationModel } from '../pipeline/generations';
-import { evalSpec, evaluateFile, modelPerplexity, resultsTable, seedFrontier, writeFigures } from '../pipeline/report';
+import { evalSpec, modelPerplexity, resultsTable, seedFrontier, writeFigures } from '../pipeline/report';
 import { ppoSeedStages, prepareRepro, type ReproContext, type ReproOptions } from '../repro/pipeline';
 import { baselinesConfig, methodRows, BASELINE_METHODS, type BaselineMethod, type BaselinesConfig, type BaselinesOverrides } from './config';
 
@@ -147,6 +147,7 @@ export async function runBaselines(o: BaselinesOptions): Promise<BaselinesResult
   const anti = methods.includes('dexperts') ? await antiExpertStage(ctx, timings) : null;
   const cost: Record<string, { train: number[]; trainCalls: number; gen: number[]; genCalls: number }> = Object.fromEntries(rows.map((r) => [r, { train: [], trainCalls: 0, gen: [], genCalls: 0 }]));
   const results: EvalResult[] = [];
+  const tables: GenerationsTable[] = [];
   const ppl: Record<string, number[]> = Object.fromEntries(rows.map((r) => [r, []]));
   const pplCache = new Map<string, number>(); // seed-independent models are scored once
 
@@ -194,7 +195,9 @@ export async function runBaselines(o: BaselinesOptions): Promise<BaselinesResult
       return { rows: merged.length, generateSeconds: seconds };
     }, timings);
     const genSeconds = gen.generateSeconds as Record<string, number>;
-    results.push(evaluateFile(genFile, evalSpec(rows, cfg.eval.tail, cfg.eval.cvarAlpha, false)));
+    const genTable = readGenerations(genFile);
+    tables.push(genTable);
+    results.push(evaluateTable(genTable, evalSpec(rows, cfg.eval.tail, cfg.eval.cvarAlpha, false)));
 
     for (const row of rows) {
       const c = cost[row];
@@ -221,8 +224,7 @@ export async function runBaselines(o: BaselinesOptions): Promise<BaselinesResult
   }]));
   const figs = await writeFigures(path.join(out, 'figures'), { quantiles: { q: results[0].quantiles.q, curves: meanQuantileCurves(results) } }, o.png ?? true);
   // CVaR at alpha 0.05 .. 1 of every method, minus RLHF (else the first row) with paired bootstrap intervals
-  const genFiles = o.seeds.map((seed) => path.join(out, `seed-${seed}`, 'generations.jsonl'));
-  const frontier = await seedFrontier(path.join(out, 'frontier'), genFiles, evalSpec(rows, cfg.eval.tail, cfg.eval.cvarAlpha, false), { png: o.png });
+  const frontier = await seedFrontier(path.join(out, 'frontier'), tables, evalSpec(rows, cfg.eval.tail, cfg.eval.cvarAlpha, false), { png: o.png });
   const totalSeconds = (performance.now() - t0) / 1000;
   writeJson(path.join(out, 'results.json'), { task: cfg.task, seeds: o.seeds, rows, table: table.rows, perplexity: ppl, cost: costs, frontier, baselines: bc, timings, totalSeconds });
   const md = renderBaselines(ctx, bc, o, markdown, table.markdown, frontier, costs, timings, totalSeconds, figs.images.map((f) => path.relative(out, f)));

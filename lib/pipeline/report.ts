@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { evaluateTable, aggregateSeeds, type EvalResult, type EvalSpec, type AggregateRow } from '../eval/evaluate';
-import { readGenerations } from '../eval/generations';
+import { readGenerations, type GenerationsTable } from '../eval/generations';
 import { markdownTable } from '../eval/tables';
 import { distributionShiftFigure, quantileFigure, quantileTailFigure, trainingCurvesFigure, type CurveRun, type Figure } from '../eval/figures';
 import { writeFigureHtml, writeFigureImages, closeRenderer } from '../eval/render';
@@ -18,13 +18,13 @@ import { riskFrontier, type FrontierResult } from '../eval/risk-frontier';
 import { writeFrontier } from '../eval/frontier-report';
 
 /**
- * The risk frontier of per-seed generations tables (one file per seed, every model in each):
+ * The risk frontier of per-seed generations tables (one per seed, every model in each):
  * CVaR at alpha 0.05 .. 1 of each model minus `reference` (default rlhf, else the first) with
  * paired bootstrap intervals, written to <dir>/frontier.{md,json,svg,png}.
  */
-export async function seedFrontier(dir: string, genFiles: readonly string[], spec: EvalSpec, o: { reference?: string; png?: boolean } = {}): Promise<FrontierResult> {
+export async function seedFrontier(dir: string, tables: readonly GenerationsTable[], spec: EvalSpec, o: { reference?: string; png?: boolean } = {}): Promise<FrontierResult> {
   const names = spec.models.map((m) => m.name);
-  const views = genFiles.map((f) => promptView(readGenerations(f), spec));
+  const views = tables.map((t) => promptView(t, spec));
   const frontier = riskFrontier(views, names, { reference: o.reference ?? (names.includes('rlhf') ? 'rlhf' : names[0]) });
   await writeFrontier(dir, frontier, { png: o.png ?? true });
   return frontier;

@@ -19,14 +19,14 @@ import { pretrainTexts, trainPromptIds } from '../data/task-texts';
 import { AutoRewardModel } from '../rewards/load';
 import type { RewardModel } from '../rewards/types';
 import { evalRowsFor } from '../rewards/heldout';
-import { writeGenerations } from '../eval/generations';
-import { meanQuantileCurves, type EvalResult } from '../eval/evaluate';
+import { readGenerations, writeGenerations, type GenerationsTable } from '../eval/generations';
+import { evaluateTable, meanQuantileCurves, type EvalResult } from '../eval/evaluate';
 import { readMetricsJsonl } from '../eval/figures';
 import { Progress, Stage, configHash, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
 import { causalLMSteps, loadLM, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
 import { runPPOStage } from '../pipeline/ppo-adapter';
 import { generationRows } from '../pipeline/generations';
-import { evalSpec, evaluateFile, modelPerplexity, resultsTable, seedFrontier, writeFigures } from '../pipeline/report';
+import { evalSpec, modelPerplexity, resultsTable, seedFrontier, writeFigures } from '../pipeline/report';
 import { frontierMarkdown } from '../eval/risk-frontier';
 import { reproConfig, type ReproConfig } from './config';
 import { kitRewardStage, type RewardStageContext } from './reward-stage';
@@ -198,6 +198,7 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   const basePpl = { gpt2: await pplOf(shared.gpt2), sft: await pplOf(shared.sft) };
 
   const results: EvalResult[] = [];
+  const tables: GenerationsTable[] = [];
   const spec4 = evalSpec(REPRO_MODELS, cfg.eval.tail, cfg.eval.cvarAlpha, false);
   for (const seed of o.seeds) {
     const seedDir = path.join(out, `seed-${seed}`);
@@ -215,7 +216,9 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
       for (const m of models) m.model.dispose();
       return { rows: rows.length };
     }, timings);
-    results.push(evaluateFile(genFile, spec4));
+    const genTable = readGenerations(genFile);
+    tables.push(genTable);
+    results.push(evaluateTable(genTable, spec4));
     ppl.gpt2.push(basePpl.gpt2);
     ppl.sft.push(basePpl.sft);
     ppl.rlhf.push(await pplOf(ckpt.rlhf));
@@ -230,7 +233,7 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
     quantiles: { q: results[0].quantiles.q, curves },
     shift: { result: results[0], classNames: { '0': spec.classNames[0], '1': spec.classNames[1] }, quantileCurves: curves },
   }, o.png ?? true);
-  const frontier = await seedFrontier(path.join(out, 'frontier'), o.seeds.map((s) => path.join(out, `seed-${s}`, 'generations.jsonl')), spec4, { png: o.png });
+  const frontier = await seedFrontier(path.join(out, 'frontier'), tables, spec4, { png: o.png });
   const totalSeconds = (performance.now() - t0) / 1000;
   writeJson(path.join(out, 'results.json'), { task: cfg.task, seeds: o.seeds, config: cfg, table: table.rows, perplexity: ppl, perplexityTexts: pplTexts.length, frontier, timings, totalSeconds, seed0Dir: seed0 });
   const md = renderResults(cfg, taskNotes, o, pplTexts.length, table.markdown, timings, totalSeconds, figs.images.map((f) => path.relative(out, f)), figs.html.map((f) => path.relative(out, f)))
