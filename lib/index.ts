@@ -19,4 +19,4 @@ export { loadTask, TASKS } from './data';
 export { loadRewardModel, AutoRewardModel, type RewardModel } from './rewards';
 export { PPOTrainer, trainPPO, trainSFT, softRiskCount, trainQuark } from './rl';
 export { evaluateTable } from './eval';
-export { loadTrainConfig, loadSFTConfig } from './config/schemas';
+export { loadTrainConfig, loadSFTConfig } from './rl/config';

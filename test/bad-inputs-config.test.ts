@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadSFTConfig, loadTrainConfig } from '../lib/config/schemas';
+import { loadSFTConfig, loadTrainConfig } from '../lib/rl/config';
 import { numberFlag } from '../lib/cli/flags';
 import { loadCheckpoint, saveCheckpoint } from '../lib/models/checkpoint';
 import { GPT2LMHeadModel } from '../lib/models/gpt2';

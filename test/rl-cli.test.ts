@@ -12,7 +12,7 @@ import { KIT_FORMAT, KitRewardModel } from '../lib/rewards/trained';
 import { run as sft } from '../lib/cli/commands/sft';
 import { run as train } from '../lib/cli/commands/train';
 import { runOverrides } from '../lib/cli/run-args';
-import { loadTrainConfig } from '../lib/config/schemas';
+import { loadTrainConfig } from '../lib/rl/config';
 import { loadCheckpoint, loadTrainerState } from '../lib/models/checkpoint';
 import { spawn } from 'node:child_process';
 

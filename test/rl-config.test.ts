@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseSet } from '../lib/config';
-import { loadSFTConfig, loadTrainConfig } from '../lib/config/schemas';
+import { loadSFTConfig, loadTrainConfig } from '../lib/rl/config';
 import { loadStudySpec } from '../lib/study/spec';
 
 const write = (obj: unknown, raw?: string) => {

@@ -11,7 +11,7 @@ import { GPT2LMHeadModel, GPT2WithValueHead } from '../lib/models/gpt2';
 import type { RewardModel } from '../lib/rewards/types';
 import { GPT2Tokenizer } from '../lib/text/gpt2-tokenizer';
 import { Rng } from '../lib/engine/rng';
-import { TRAIN_DEFAULTS, TrainConfig } from '../lib/config/schemas';
+import { TRAIN_DEFAULTS, TrainConfig } from '../lib/rl/config';
 
 export const LETTERS = 'abcdefghij';
 export const EOS = 10;

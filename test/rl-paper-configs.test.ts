@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { initEngine } from '../lib/engine';
-import { loadSFTConfig } from '../lib/config/schemas';
+import { loadSFTConfig } from '../lib/rl/config';
 import { dataFile } from '../lib/data/paths';
 import { getTaskSpec } from '../lib/data/tasks';
 import { saveCheckpoint } from '../lib/models/checkpoint';

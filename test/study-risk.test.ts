@@ -12,7 +12,7 @@ import { rankingStatistic, type RankBy } from '../lib/rl/risk';
 import { riskDiagnostics } from '../lib/rl/risk-diagnostics';
 import { paperBatchSteps, scaledHorizon } from '../lib/rl/kl-scaling';
 import { AdaptiveKLController } from '../lib/rl/core';
-import { loadTrainConfig } from '../lib/config/schemas';
+import { loadTrainConfig } from '../lib/rl/config';
 import { ToyRewardModel, maxAbsDiff, toyModels, toyPrompts, toyTokenizer, toyTrainConfig, weightsOf } from './rl-fixtures';
 
 before(async () => {

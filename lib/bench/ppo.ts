@@ -18,7 +18,7 @@ import { GPT2LMHeadModel, GPT2WithValueHead, gpt2Config, gpt2ParameterCount } fr
 import { loadTask } from '../data/tasks';
 import { loadRewardModel } from '../rewards/load';
 import type { RewardModel } from '../rewards/types';
-import { loadSFTConfig, loadTrainConfig } from '../config/schemas';
+import { loadSFTConfig, loadTrainConfig } from '../rl/config';
 import { defaultTokenizer } from '../rl/setup';
 import { trainPPO, type StepRecord } from '../rl/train-loop';
 

@@ -4,7 +4,7 @@
  * policy and the frozen reference both start from the SFT checkpoint (spec 2.1).
  */
 import * as path from 'node:path';
-import { TRAIN_DEFAULTS, loadTrainConfig, type TrainConfig } from '../config/schemas';
+import { TRAIN_DEFAULTS, loadTrainConfig, type TrainConfig } from '../rl/config';
 import type { Json } from '../config/index';
 import { GPT2WithValueHead } from '../models/gpt2';
 import { trainPPO } from '../rl/train-loop';

@@ -15,3 +15,5 @@ export { NamedAdam } from './adam';
 export { setupPPO, setupSFT, loadLM, loadPolicy, defaultTokenizer } from './setup';
 export { trainQuark, quarkLoss, quarkBatch, quantileTokens, refResponseLogits } from './quark';
 export type { QuarkOptions, QuarkDeps, QuarkResult } from './quark';
+export { loadTrainConfig, loadSFTConfig, TRAIN_DEFAULTS } from './config';
+export type { TrainConfig, SFTConfig } from './config';

@@ -14,7 +14,7 @@ import { loadTask } from '../data/tasks';
 import { loadRewardModel } from '../rewards/load';
 import type { RewardModel } from '../rewards/types';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
-import type { SFTConfig, TrainConfig } from '../config/schemas';
+import type { SFTConfig, TrainConfig } from './config';
 
 export function defaultTokenizer(dataDir: string | null): GPT2Tokenizer {
   return GPT2Tokenizer.fromDir(path.join(resolveDataDir(dataDir ?? undefined), 'tokenizers', 'gpt2'));

@@ -16,7 +16,7 @@ import { Rng, tf } from '../engine';
 import type { GPT2LMHeadModel, GPT2WithValueHead } from '../models/gpt2';
 import type { RewardModel } from '../rewards/types';
 import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
-import type { TrainConfig } from '../config/schemas';
+import type { TrainConfig } from './config';
 import { StopSignals, checkStateFields, loadTrainingCheckpoint, recoverCheckpointFolder, saveTrainingCheckpoint, truncateMetrics, type StopSignal } from './checkpointing';
 import { PPONumericError, PPOTrainer, StepStats } from './ppo-trainer';
 import { softRiskCount } from './risk';

@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { initEngine } from '../../engine';
 import { RUN_OPTIONS, SIGNAL_EXIT_CODE, readRunConfig, runConfigFile, runOverrides } from '../run-args';
-import { loadSFTConfig } from '../../config/schemas';
+import { loadSFTConfig } from '../../rl/config';
 import { writeJson } from '../../pipeline/run-dir';
 import { RESUME_MUTABLE, checkResumeConfig, checkRunDirPath, claimRunFolder } from '../../rl/run-folder';
 import { setupSFT } from '../../rl/setup';

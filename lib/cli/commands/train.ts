@@ -1,7 +1,7 @@
 /**
  * `rarlhf train --algo rlhf|ra-rlhf --config <file> [--set key=value ...] [--data-dir <dir>] --out <run dir> [--resume]`
  * PPO-RLHF or RA-RLHF (soft-risk CVaR PPO) from a JSON config (see configs/*.json and
- * lib/config/schemas.ts). The run folder is locked for the run; a fresh run refuses a folder that
+ * lib/rl/config.ts). The run folder is locked for the run; a fresh run refuses a folder that
  * holds one (--force deletes it). Ctrl-C / SIGTERM / SIGHUP checkpoint after the current step
  * (exit 130 / 143 / 129); `--resume` checks the config against the folder's config.json and
  * continues from <out>/checkpoints/latest to the same result as an uninterrupted run.
@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { initEngine } from '../../engine';
 import { RUN_OPTIONS, SIGNAL_EXIT_CODE, readRunConfig, runConfigFile, runOverrides } from '../run-args';
-import { loadTrainConfig } from '../../config/schemas';
+import { loadTrainConfig } from '../../rl/config';
 import type { Json } from '../../config/index';
 import { writeJson } from '../../pipeline/run-dir';
 import { RESUME_MUTABLE, checkResumeConfig, checkRunDirPath, claimRunFolder } from '../../rl/run-folder';

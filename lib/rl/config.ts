@@ -3,11 +3,11 @@
  * PPOConfig and HF TrainingArguments where one exists. Defaults are the paper's IMDB setting.
  */
 import { TASKS } from '../data/task-specs';
-import { DEFAULT_PPO_CONFIG, type PPOConfig } from '../rl/ppo-trainer';
-import { RANK_BY, type RankBy } from '../rl/risk';
-import { RISK_MEASURES, type RiskMeasure } from '../rl/risk-measures';
-import type { SFTOptions } from '../rl/sft';
-import { Json, Schema, resolveConfig } from './index';
+import { DEFAULT_PPO_CONFIG, type PPOConfig } from './ppo-trainer';
+import { RANK_BY, type RankBy } from './risk';
+import { RISK_MEASURES, type RiskMeasure } from './risk-measures';
+import type { SFTOptions } from './sft';
+import { Json, Schema, resolveConfig } from '../config/index';
 
 // 'demo': the offline demo's generated task (lib/demo), trained through the same train config
 const TASK_NAMES = [...Object.keys(TASKS), 'demo'];
