@@ -14,6 +14,7 @@ import { effectiveSampleSize, meanVarianceScores, measureWeights, type RiskMeasu
 import { riskDiagnostics } from './risk-diagnostics';
 import type { HorizonScale } from './kl-scaling';
 import { buildBatch, forwardBatch } from './rollout';
+import { NumericError } from './run-loop';
 
 /** trl PPOConfig fields used by the trainer (trl names; defaults = trl 0.7 + the paper scripts). */
 export interface PPOConfig {
@@ -78,7 +79,7 @@ export const DEFAULT_RISK_SELECTION: RiskSelectionOptions = {
 };
 
 /** A NaN/Inf in scores or a loss: the caller must stop without saving the corrupted state. */
-export class PPONumericError extends Error {}
+export class PPONumericError extends NumericError {}
 
 export type StepStats = Record<string, number>;
 

@@ -4,7 +4,7 @@
  * pad = eos and pad positions ignored, AdamW (weight decay 0.0 by default, decay not applied to
  * biases / LayerNorm as HF), linear LR decay to 0 with no warmup, gradient accumulation,
  * grad-norm clipping at 1.0 (HF max_grad_norm default), seeded shuffling and dropout.
- * Resumable bit-exactly like the PPO loop (lib/rl/checkpointing.ts): checkpoints/latest holds the
+ * Resumable bit-exactly through the loop PPO uses too (run-loop.ts): checkpoints/latest holds the
  * weights, Adam moments, Rng state, step (= LR-schedule position), epoch and position in the
  * epoch's shuffled order; Ctrl-C, SIGTERM and SIGHUP finish the current optimizer step and write
  * it; a NaN/Inf loss stops before the update without touching the last good checkpoint. Numbered
@@ -12,16 +12,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { tf, Rng } from '../engine';
 import { saveCheckpoint } from '../models/checkpoint';
 import { lmLoss } from '../models/generate';
 import type { GPT2LMHeadModel } from '../models/gpt2';
 import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import { NamedAdam } from './adam';
-import { StopSignals, checkStateFields, loadTrainingCheckpoint, recoverCheckpointFolder, saveTrainingCheckpoint, truncateMetrics, type StopSignal } from './checkpointing';
+import { checkStateFields, type StopSignal } from './checkpointing';
 import { pruneNumbered } from './checkpoint-swap';
 import { clipByGlobalNorm } from './core';
+import { NumericError, runLoop, type LoopFields, type LoopState } from './run-loop';
 
 export interface SFTOptions {
   learning_rate: number;
@@ -80,8 +80,8 @@ export interface SFTResult {
 }
 
 /** What checkpoints/latest/trainer_state.json holds besides the Adam state. */
-interface SFTLoopState {
-  step: number; // optimizer steps done; the LR schedule is lr * (1 - step / total_steps)
+interface SFTLoopState extends LoopState {
+  // step: optimizer steps done; the LR schedule is lr * (1 - step / total_steps)
   total_steps: number;
   epoch: number;
   order: number[]; // shuffled training order of the current epoch
@@ -89,10 +89,7 @@ interface SFTLoopState {
   rng: ReturnType<Rng['getState']>; // after the last completed step (shuffles + dropout)
   n_train: number;
   eval_loss_before: number | null;
-  elapsed: number;
 }
-
-class SFTNumericError extends Error {}
 
 /** Right-padded id batch with the attention mask (pad = eos). */
 function padBatch(seqs: number[][], pad: number): { ids: tf.Tensor2D; att: tf.Tensor2D; tokens: number } {
@@ -139,148 +136,120 @@ export async function trainSFT(o: SFTOptions, deps: SFTDeps): Promise<SFTResult>
   const hfName = new Map([...vars].map(([n, v]) => [v.name, n]));
   const decayed = new Set([...vars.keys()].filter((n) => !/(bias|ln_\d|ln_f)/.test(n))); // HF: no decay on bias / LayerNorm
   const adam = new NamedAdam(vars, o.learning_rate);
-  const out = deps.outDir ?? null;
-  const ckptDir = out ? path.join(out, 'checkpoints') : null;
-  const metricsFile = out ? path.join(out, 'metrics.jsonl') : null;
-  const records: SFTStepRecord[] = [];
-  let st: SFTLoopState;
-  try {
-    if (out) fs.mkdirSync(out, { recursive: true });
-    if (ckptDir) recoverCheckpointFolder(ckptDir, deps.resume ?? false);
-    if (deps.resume) {
-      if (!ckptDir) throw new Error('trainSFT: resume needs outDir');
-      const latest = path.join(ckptDir, 'latest');
-      const ts = loadTrainingCheckpoint(latest, deps.model);
-      try {
-        const s = ts.state as { trainer?: string; loop: SFTLoopState; adam: Parameters<NamedAdam['setState']>[0]['state'] };
-        const file = path.join(latest, 'trainer_state.json');
-        if (s.trainer !== 'sft' || !s.loop || !s.adam) throw new Error(`--resume: ${file} was not written by rarlhf sft (field "trainer" is ${JSON.stringify(s.trainer)})`);
-        checkStateFields(s.loop, { step: 'int', total_steps: 'int', epoch: 'int', order: 'array', update: 'int', rng: 'object', n_train: 'int', elapsed: 'number' }, file, 'loop.');
-        checkStateFields(s.adam, { iterations: 'int', accBeta1: 'number', accBeta2: 'number' }, file, 'adam.');
-        if (s.loop.total_steps !== total || s.loop.n_train !== train.length) {
-          throw new Error(`--resume: ${latest} is a run of ${s.loop.total_steps} steps over ${s.loop.n_train} texts, but this config gives ${total} steps over ${train.length} texts (change neither the data nor sft.* when resuming)`);
-        }
-        await adam.setState({ state: s.adam, tensors: ts.tensors });
-        st = s.loop;
-      } finally {
-        for (const t of ts.tensors.values()) t.dispose();
-      }
-      rng.setState(st.rng);
-      if (metricsFile) records.push(...truncateMetrics<SFTStepRecord>(metricsFile, st.step));
-    } else {
-      if (metricsFile) fs.writeFileSync(metricsFile, '');
-      const evalLossBefore = held.length ? heldOutLoss(deps.model, held, o.batch_size) : null;
-      const order = rng.shuffle(train.map((_, i) => i));
-      st = { step: 0, total_steps: total, epoch: 0, order, update: 0, rng: rng.getState(), n_train: train.length, eval_loss_before: evalLossBefore, elapsed: 0 };
-    }
-  } catch (e) {
-    adam.dispose();
-    throw e;
-  }
+  const saveModel = (dir: string) => saveCheckpoint(dir, { config: deps.model.config, weights: vars, tokenizer: deps.tokenizer });
 
-  let savedStep: number | null = deps.resume ? st.step : null; // held by checkpoints/latest (error messages)
-  const save = async (name: string) => {
-    if (!ckptDir) return;
-    const a = await adam.getState();
-    if (name === 'latest') savedStep = st.step;
-    try {
-      saveTrainingCheckpoint(path.join(ckptDir, name), { config: deps.model.config, weights: vars, tokenizer: deps.tokenizer, extra: { trainer: 'sft', step: st.step } }, { state: { trainer: 'sft', loop: st, adam: a.state }, tensors: a.tensors });
-    } finally {
-      for (const t of a.tensors.values()) t.dispose();
+  /** Summed gradients of one update (grad_accum micro-batches of st.order); HF divides each micro-batch loss by grad_accum. */
+  const accumulate = (st: SFTLoopState) => {
+    const acc = new Map<string, tf.Tensor>();
+    let loss = 0;
+    let tokens = 0;
+    const first = st.update * o.grad_accum;
+    for (let mb = first; mb < Math.min(micro, first + o.grad_accum); mb++) {
+      const seqs = st.order.slice(mb * o.batch_size, (mb + 1) * o.batch_size).map((i) => train[i]);
+      const b = padBatch(seqs, deps.model.config.eos_token_id);
+      const { value, grads } = tf.variableGrads(() => tf.div(lmLoss(deps.model, b.ids, b.att, { training: true, rng }), o.grad_accum) as tf.Scalar, varList);
+      loss += value.dataSync()[0];
+      tokens += b.tokens;
+      for (const [k, g] of Object.entries(grads)) {
+        const n = hfName.get(k)!;
+        const prev = acc.get(n);
+        acc.set(n, prev ? tf.add(prev, g) : g);
+        if (prev) tf.dispose([prev, g]);
+      }
+      tf.dispose([value, b.ids, b.att]);
     }
+    return { acc, loss, tokens };
   };
 
-  const signals = new StopSignals(deps.handleSigint ?? false);
-  const bar = deps.progress ?? Boolean(process.stderr.isTTY) ? new SingleBar({ stream: process.stderr, format: 'sft [{bar}] {value}/{total} steps | ETA {eta_formatted} | loss {loss}' }) : null;
-  bar?.start(total, st.step, { loss: 'n/a' });
-  const t0 = performance.now() - st.elapsed * 1000;
-  let interrupted = false;
-  try {
-    while (st.step < total) {
-      if (st.update >= updatesPerEpoch) {
-        st.epoch += 1;
-        st.order = rng.shuffle(train.map((_, i) => i));
-        st.update = 0;
-      }
-      const tU = performance.now();
-      const acc = new Map<string, tf.Tensor>();
-      let lossSum = 0;
-      let tokens = 0;
-      const firstMicro = st.update * o.grad_accum;
-      const lastMicro = Math.min(micro, firstMicro + o.grad_accum);
-      for (let mb = firstMicro; mb < lastMicro; mb++) {
-        const seqs = st.order.slice(mb * o.batch_size, (mb + 1) * o.batch_size).map((i) => train[i]);
-        const b = padBatch(seqs, deps.model.config.eos_token_id);
-        // HF divides each micro-batch loss by gradient_accumulation_steps
-        const { value, grads } = tf.variableGrads(() => tf.div(lmLoss(deps.model, b.ids, b.att, { training: true, rng }), o.grad_accum) as tf.Scalar, varList);
-        lossSum += value.dataSync()[0];
-        tokens += b.tokens;
-        for (const [k, g] of Object.entries(grads)) {
-          const n = hfName.get(k)!;
-          const prev = acc.get(n);
-          acc.set(n, prev ? tf.add(prev, g) : g);
-          if (prev) tf.dispose([prev, g]);
-        }
-        tf.dispose([value, b.ids, b.att]);
-      }
-      let grads = acc;
-      let gradNorm = NaN;
-      if (Number.isFinite(lossSum) && o.max_grad_norm !== null) {
-        const c = clipByGlobalNorm(Object.fromEntries(acc), o.max_grad_norm);
-        grads = new Map(Object.entries(c.grads));
-        gradNorm = c.norm;
-      }
-      const bad = !Number.isFinite(lossSum) ? `loss is ${lossSum}` : o.max_grad_norm !== null && !Number.isFinite(gradNorm) ? `gradient norm is ${gradNorm}` : null;
-      if (bad) {
-        tf.dispose([...new Set([...acc.values(), ...grads.values()])]);
-        throw new SFTNumericError(`${bad} at step ${st.step + 1} (epoch ${st.epoch})`);
-      }
-      const lr = o.learning_rate * (1 - st.step / total); // HF get_linear_schedule_with_warmup, 0 warmup
-      adam.learningRate = lr;
-      if (o.weight_decay > 0) {
-        tf.tidy(() => {
-          for (const n of decayed) vars.get(n)!.assign(tf.mul(vars.get(n)!, 1 - lr * o.weight_decay));
-        });
-      }
-      adam.apply(grads);
-      tf.dispose([...grads.values()]);
-      st.step += 1;
-      st.update += 1;
-      st.rng = rng.getState();
-      st.elapsed = (performance.now() - t0) / 1000;
-      const rec: SFTStepRecord = {
-        step: st.step, epoch: st.epoch, loss: lossSum, learning_rate: lr, grad_norm: gradNorm, tokens_per_s: tokens / ((performance.now() - tU) / 1000), seconds: st.elapsed,
-        'memory/rss_mb': process.memoryUsage().rss / 2 ** 20, 'memory/num_tensors': tf.memory().numTensors,
-      };
-      records.push(rec);
-      if (metricsFile) fs.appendFileSync(metricsFile, JSON.stringify(rec) + '\n');
-      deps.onStep?.(rec);
-      bar?.update(st.step, { loss: lossSum.toFixed(3) });
-      if (out && o.save_every && st.step % o.save_every === 0) {
-        saveCheckpoint(path.join(ckptDir!, `checkpoint-${st.step}`), { config: deps.model.config, weights: vars, tokenizer: deps.tokenizer });
-        const keep = o.keep_last === undefined ? 2 : o.keep_last;
-        if (keep !== null) pruneNumbered(ckptDir!, 'checkpoint-', keep);
-        if (st.step < total) await save('latest');
-      }
-      const stop = (await signals.poll()) || (deps.shouldStop?.() ?? false);
-      if (stop && st.step < total) {
-        await save('latest');
-        interrupted = true;
-        break;
-      }
+  // one optimizer step: accumulate, clip, stop on NaN before touching the weights, decay, Adam
+  const step = async (st: SFTLoopState) => {
+    if (st.update >= updatesPerEpoch) {
+      st.epoch += 1;
+      st.order = rng.shuffle(train.map((_, i) => i));
+      st.update = 0;
     }
-  } catch (e) {
-    if (e instanceof SFTNumericError) {
-      const latest = ckptDir ? path.join(ckptDir, 'latest') : null;
-      const where = latest && fs.existsSync(latest) ? `; the last good checkpoint is ${latest} (after ${savedStep ?? '?'} steps; resume with --resume)` : '; no checkpoint was written (set sft.save_every to keep one)';
-      throw new Error(`trainSFT: training stopped: ${e.message}${where}`);
+    const t0 = performance.now();
+    const { acc, loss, tokens } = accumulate(st);
+    let grads = acc;
+    let gradNorm = NaN;
+    if (Number.isFinite(loss) && o.max_grad_norm !== null) {
+      const c = clipByGlobalNorm(Object.fromEntries(acc), o.max_grad_norm);
+      grads = new Map(Object.entries(c.grads));
+      gradNorm = c.norm;
     }
-    throw e;
-  } finally {
-    bar?.stop();
-    signals.dispose();
-    adam.dispose();
-  }
+    const bad = !Number.isFinite(loss) ? `loss is ${loss}` : o.max_grad_norm !== null && !Number.isFinite(gradNorm) ? `gradient norm is ${gradNorm}` : null;
+    if (bad) {
+      tf.dispose([...new Set([...acc.values(), ...grads.values()])]);
+      throw new NumericError(`${bad} at step ${st.step + 1} (epoch ${st.epoch})`);
+    }
+    const lr = o.learning_rate * (1 - st.step / total); // HF get_linear_schedule_with_warmup, 0 warmup
+    adam.learningRate = lr;
+    if (o.weight_decay > 0) {
+      tf.tidy(() => {
+        for (const n of decayed) vars.get(n)!.assign(tf.mul(vars.get(n)!, 1 - lr * o.weight_decay));
+      });
+    }
+    adam.apply(grads);
+    tf.dispose([...grads.values()]);
+    st.step += 1;
+    st.update += 1;
+    st.rng = rng.getState();
+    const record = { step: st.step, epoch: st.epoch, loss, learning_rate: lr, grad_norm: gradNorm, tokens_per_s: tokens / ((performance.now() - t0) / 1000) };
+    return { record, show: loss.toFixed(3) };
+  };
+
+  const run = await runLoop<SFTLoopState, Omit<SFTStepRecord, keyof LoopFields>>({
+    name: 'trainSFT',
+    bar: { title: 'sft', metric: 'loss' },
+    totalSteps: total,
+    model: deps.model,
+    tokenizer: deps.tokenizer,
+    outDir: deps.outDir,
+    resume: deps.resume,
+    progress: deps.progress,
+    handleSigint: deps.handleSigint,
+    shouldStop: deps.shouldStop,
+    onStep: deps.onStep,
+    noCheckpointHint: 'set sft.save_every to keep one',
+    fresh: () => {
+      const evalLossBefore = held.length ? heldOutLoss(deps.model, held, o.batch_size) : null;
+      const order = rng.shuffle(train.map((_, i) => i));
+      return { step: 0, total_steps: total, epoch: 0, order, update: 0, rng: rng.getState(), n_train: train.length, eval_loss_before: evalLossBefore, elapsed: 0 };
+    },
+    restore: async (state, tensors, file) => {
+      const s = state as { trainer?: string; loop: SFTLoopState; adam: Parameters<NamedAdam['setState']>[0]['state'] };
+      if (s.trainer !== 'sft' || !s.loop || !s.adam) throw new Error(`--resume: ${file} was not written by rarlhf sft (field "trainer" is ${JSON.stringify(s.trainer)})`);
+      checkStateFields(s.loop, { step: 'int', total_steps: 'int', epoch: 'int', order: 'array', update: 'int', rng: 'object', n_train: 'int', elapsed: 'number' }, file, 'loop.');
+      checkStateFields(s.adam, { iterations: 'int', accBeta1: 'number', accBeta2: 'number' }, file, 'adam.');
+      if (s.loop.total_steps !== total || s.loop.n_train !== train.length) {
+        throw new Error(`--resume: ${path.dirname(file)} is a run of ${s.loop.total_steps} steps over ${s.loop.n_train} texts, but this config gives ${total} steps over ${train.length} texts (change neither the data nor sft.* when resuming)`);
+      }
+      await adam.setState({ state: s.adam, tensors });
+      rng.setState(s.loop.rng);
+      return s.loop;
+    },
+    step,
+    checkpoint: async (st) => {
+      const a = await adam.getState();
+      return { state: { trainer: 'sft', loop: st, adam: a.state }, tensors: a.tensors, extra: { trainer: 'sft', step: st.step } };
+    },
+    // HF save_steps: numbered weights-only checkpoints (the newest keep_last kept) and checkpoints/latest to resume from
+    afterStep: async (st, save) => {
+      if (!deps.outDir || !o.save_every || st.step % o.save_every !== 0) return;
+      const ckptDir = path.join(deps.outDir, 'checkpoints');
+      saveModel(path.join(ckptDir, `checkpoint-${st.step}`));
+      const keep = o.keep_last === undefined ? 2 : o.keep_last;
+      if (keep !== null) pruneNumbered(ckptDir, 'checkpoint-', keep);
+      if (st.step < total) await save('latest');
+    },
+    finish: async () => {
+      if (deps.outDir) saveModel(path.join(deps.outDir, 'checkpoints', 'final'));
+    },
+    dispose: () => adam.dispose(),
+  });
+
+  const { state: st, records, interrupted } = run;
+  const tEval = performance.now();
   const evalLoss = held.length && !interrupted ? heldOutLoss(deps.model, held, o.batch_size) : null;
   const summary = {
     steps: st.step,
@@ -293,12 +262,9 @@ export async function trainSFT(o: SFTOptions, deps: SFTDeps): Promise<SFTResult>
     eval_loss: evalLoss,
     eval_ppl: evalLoss === null ? null : Math.exp(evalLoss),
     final_train_loss: records.at(-1)?.loss ?? null,
-    seconds: (performance.now() - t0) / 1000,
-    checkpoint: ckptDir ? path.join(ckptDir, interrupted ? 'latest' : 'final') : null,
+    seconds: st.elapsed + (performance.now() - tEval) / 1000,
+    checkpoint: run.checkpointDir ? path.join(run.checkpointDir, interrupted ? 'latest' : 'final') : null,
   };
-  if (out) {
-    if (!interrupted) saveCheckpoint(path.join(ckptDir!, 'final'), { config: deps.model.config, weights: vars, tokenizer: deps.tokenizer });
-    fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  }
-  return { steps: records, evalLossBefore: st.eval_loss_before, evalLoss, summary, interrupted, signal: interrupted ? signals.signal : null };
+  if (deps.outDir) fs.writeFileSync(path.join(deps.outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  return { steps: records, evalLossBefore: st.eval_loss_before, evalLoss, summary, interrupted, signal: run.signal };
 }

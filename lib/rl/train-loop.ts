@@ -4,20 +4,19 @@
  * schedule (RA-RLHF) and run one PPOTrainer step. Writes a run folder:
  *   config.json, metrics.jsonl (one line per step), checkpoints/latest + checkpoints/final
  *   (HF layout + trainer_state.json/optimizer.safetensors), summary.json.
- * Resumable bit-exactly (weights, Adam moments, kl_coef, every Rng, dataloader position); Ctrl-C,
- * SIGTERM and SIGHUP finish the current step, checkpoint and return; NaN/Inf stops without
- * touching the last good checkpoint. Each metrics line also logs process RSS and the live tensor
- * count (`memory/*`), so a leak shows as a rising line.
+ * Resumable bit-exactly (weights, Adam moments, kl_coef, every Rng, dataloader position, sampler).
+ * The plumbing (resume, Ctrl-C / SIGTERM / SIGHUP, NaN guard, progress, metrics lines, checkpoints)
+ * is run-loop.ts, shared with SFT; this file is the algorithm: `step` below is one iteration m.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SingleBar } from 'cli-progress';
-import { Rng, tf } from '../engine';
+import { Rng } from '../engine';
 import type { GPT2LMHeadModel, GPT2WithValueHead } from '../models/gpt2';
 import type { RewardModel } from '../rewards/types';
 import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import type { TrainConfig } from './config';
-import { StopSignals, checkStateFields, loadTrainingCheckpoint, recoverCheckpointFolder, saveTrainingCheckpoint, truncateMetrics, type StopSignal } from './checkpointing';
+import { checkStateFields, type StopSignal } from './checkpointing';
+import { runLoop, type LoopState } from './run-loop';
 import { PPONumericError, PPOTrainer, StepStats } from './ppo-trainer';
 import { softRiskCount } from './risk';
 import { paperBatchSteps, scaledHorizon } from './kl-scaling';
@@ -57,14 +56,12 @@ export interface TrainPPOResult {
   signal: StopSignal | null;
 }
 
-interface LoopState {
-  step: number; // next step to run (0-based, = m of the schedule)
+interface PPOLoopState extends LoopState {
   epoch: number;
   order: number[]; // prompt order of the current epoch
   pos: number; // next batch index within `order`
   dataRng: ReturnType<Rng['getState']>;
   genRng: ReturnType<Rng['getState']>;
-  elapsed: number;
   /** risk.sampler cross_entropy: the sampler's bin probabilities and Rng */
   sampler?: SamplerState;
 }
@@ -84,13 +81,13 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
   const promptBatchesPerEpoch = Math.floor(N / P);
   const totalSteps = config.train.steps ?? batchesPerEpoch * config.train.epochs;
   const M = config.risk.M ?? batchesPerEpoch;
-  const out = deps.outDir ?? null;
-  const ckptDir = out ? path.join(out, 'checkpoints') : null;
+  const repeat = <T>(xs: readonly T[]) => xs.flatMap((x) => new Array<T>(k).fill(x));
 
   // ppo.horizon_scale: the miniature's horizon scaled to the paper's possible change of beta (kl-scaling.ts)
   const horizon = scaledHorizon(config.ppo.horizon, config.ppo.horizon_scale ?? null, { B, M, paperBM: paperBatchSteps(config.task) });
   const tailThreshold = (TASKS as Record<string, TaskSpec>)[config.task]?.tailThreshold; // risk/kept_tail_share; none for the demo task
   const promptScoreCache = new Map<number, number>(); // prompt index -> reward of the prompt alone (deterministic, so not checkpointed)
+  const score = (idx: number[], queries: number[][]) => scorePrompts(idx, queries, promptScoreCache, deps, config.reward.batch_size);
   const trainer = new PPOTrainer({
     config: { ...config.ppo, horizon, horizon_scale: null },
     risk: { rank_by: config.risk.rank_by, kl_input: config.risk.kl_input, measure: config.risk.measure, alpha: config.risk.alpha, entropic_lambda: config.risk.entropic_lambda, mv_coef: config.risk.mv_coef },
@@ -100,159 +97,104 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
   });
   const dataRng = new Rng(config.seed + 1);
   const genRng = new Rng(config.seed + 2);
-  let st: LoopState = { step: 0, epoch: 0, order: dataRng.shuffle(range(N)), pos: 0, dataRng: dataRng.getState(), genRng: genRng.getState(), elapsed: 0 };
-  const records: StepRecord[] = [];
+  const initial: PPOLoopState = { step: 0, epoch: 0, order: dataRng.shuffle(range(N)), pos: 0, dataRng: dataRng.getState(), genRng: genRng.getState(), elapsed: 0 };
 
-  if (out) fs.mkdirSync(out, { recursive: true });
-  const metricsFile = out ? path.join(out, 'metrics.jsonl') : null;
-  if (ckptDir) recoverCheckpointFolder(ckptDir, deps.resume ?? false);
-  let savedStep: number | null = null; // step count held by checkpoints/latest (for error messages)
-  if (deps.resume) {
-    if (!ckptDir) throw new Error('trainPPO: resume needs outDir');
-    const ts = loadTrainingCheckpoint(path.join(ckptDir, 'latest'), deps.policy);
-    let s: { loop: LoopState; trainer: Record<string, unknown>; algo: string };
-    try {
-      s = checkPPOState(ts.state, path.join(ckptDir, 'latest', 'trainer_state.json'));
-      if (s.algo !== deps.algo) throw new Error(`--resume: checkpoint was written by --algo ${s.algo}, not ${deps.algo}`);
-      await trainer.setState({ state: s.trainer, tensors: ts.tensors });
-    } catch (e) {
-      trainer.dispose();
-      throw e;
-    } finally {
-      for (const t of ts.tensors.values()) t.dispose();
-    }
-    st = s.loop;
-    savedStep = st.step;
-    dataRng.setState(st.dataRng);
-    genRng.setState(st.genRng);
-    if (config.risk.sampler === 'cross_entropy' && !st.sampler) throw new Error(`--resume: ${path.join(ckptDir, 'latest')} has no prompt-sampler state, but risk.sampler is cross_entropy`);
-    // keep the metrics of the steps the checkpoint covers; drop lines of steps that will rerun
-    if (metricsFile) records.push(...truncateMetrics<StepRecord>(metricsFile, st.step));
-  } else if (metricsFile) {
-    fs.writeFileSync(metricsFile, '');
-    fs.writeFileSync(path.join(out!, 'config.json'), JSON.stringify({ algo: deps.algo, ...config }, null, 2) + '\n');
-  }
-
-  const save = async (name: string) => {
-    if (!ckptDir) return;
-    const t = await trainer.getState();
-    if (name === 'latest') savedStep = st.step;
-    try {
-      saveTrainingCheckpoint(
-        path.join(ckptDir, name),
-        { config: deps.policy.config, weights: deps.policy.namedWeights(), tokenizer: deps.tokenizer, extra: { algo: deps.algo, step: st.step, task: config.task } },
-        { state: { algo: deps.algo, loop: st, trainer: t.state }, tensors: t.tensors },
-      );
-    } finally {
-      for (const x of t.tensors.values()) x.dispose();
-    }
+  // CeSoR prompt sampling: bins of the prompts' own scores (each prompt scored once per run)
+  let sampler: CrossEntropySampler | null = null;
+  const startSampler = async (saved?: SamplerState) => {
+    if (config.risk.sampler !== 'cross_entropy') return;
+    const all = range(N);
+    const bins = quantileBins(await score(all, all.map((i) => deps.trainPrompts[i])), config.risk.sampler_bins);
+    sampler = new CrossEntropySampler(bins, { bins: config.risk.sampler_bins, eta: config.risk.sampler_eta, minProb: config.risk.sampler_min_prob, elite: config.risk.alpha }, config.seed + 3);
+    if (saved) sampler.setState(saved);
   };
 
-  const signals = new StopSignals(deps.handleSigint ?? false);
-  const showBar = deps.progress ?? Boolean(process.stderr.isTTY);
-  const bar = showBar ? new SingleBar({ stream: process.stderr, format: `${deps.algo} [{bar}] {value}/{total} steps | ETA {eta_formatted} | reward {reward}` }) : null;
-  bar?.start(totalSteps, st.step, { reward: 'n/a' });
+  /** The next P prompts: the dataloader's shuffled epoch order, or the CeSoR sampler's draw with its importance weights. */
+  const nextPrompts = (st: PPOLoopState): { prompts: number[]; weights?: number[]; bins?: number[] } => {
+    if (sampler) return sampler.sample(P);
+    if (st.pos >= promptBatchesPerEpoch) {
+      st.epoch += 1;
+      st.order = dataRng.shuffle(range(N));
+      st.pos = 0;
+    }
+    return { prompts: st.order.slice(st.pos * P, (st.pos + 1) * P) };
+  };
 
-  const t0 = performance.now() - st.elapsed * 1000;
-  let interrupted = false;
-  try {
-    // CeSoR prompt sampling: bins of the prompts' own scores (each prompt scored once per run)
-    let sampler: CrossEntropySampler | null = null;
-    if (config.risk.sampler === 'cross_entropy') {
-      const all = range(N);
-      const promptScores = await scorePrompts(all, all.map((i) => deps.trainPrompts[i]), promptScoreCache, deps, config.reward.batch_size);
-      sampler = new CrossEntropySampler(quantileBins(promptScores, config.risk.sampler_bins), { bins: config.risk.sampler_bins, eta: config.risk.sampler_eta, minProb: config.risk.sampler_min_prob, elite: config.risk.alpha }, config.seed + 3);
-      if (st.sampler) sampler.setState(st.sampler);
-      else st.sampler = sampler.getState();
+  // Algorithm 1, iteration m: sample responses to a batch of queries, score them, take the
+  // soft-risk share alpha_m (RA-RLHF) and run one PPO step on it
+  const step = async (st: PPOLoopState) => {
+    const m = st.step;
+    const drawn = nextPrompts(st);
+    const batchIdx = repeat(drawn.prompts);
+    const queries = batchIdx.map((i) => deps.trainPrompts[i]);
+    const sampleWeights = drawn.weights && repeat(drawn.weights);
+    const groups = k > 1 ? repeat(drawn.prompts.map((_, j) => j)) : undefined;
+    const t0 = performance.now();
+    // trl samples in eval mode on the first step and in train mode (dropout on) afterwards
+    const responses = generateResponses(deps.policy, queries, { ...config.generation, chunk_size: config.generation.chunk_size ?? undefined }, genRng, { rolloutDropout: config.train.rollout_dropout && m > 0 });
+    const t1 = performance.now();
+    const scores = await scoreEpisodes(deps, queries, responses, m, config.reward.batch_size);
+    const t2 = performance.now();
+    const riskCount = deps.algo === 'ra-rlhf' ? softRiskCount(m, { B, alpha: config.risk.alpha, n: config.risk.n, rho: config.risk.rho, M, scheduler: config.risk.scheduler }) : undefined;
+    const promptScores = riskCount !== undefined ? await score(batchIdx, queries) : undefined; // rank_by prompt_score, tail-share diagnostic
+    const stats = trainer.step(queries, responses, scores, { riskCount, promptScores, tailThreshold, groups, sampleWeights });
+    if (sampler && drawn.bins) {
+      sampler.update(repeat(drawn.bins), scores, sampleWeights!);
+      sampler.q.forEach((q, b) => (stats[`sampler/q_${b}`] = q));
     }
-    while (st.step < totalSteps) {
-      if (!sampler && st.pos >= promptBatchesPerEpoch) {
-        st.epoch += 1;
-        st.order = dataRng.shuffle(range(N));
-        st.pos = 0;
-      }
-      const m = st.step;
-      const drawn = sampler ? sampler.sample(P) : null;
-      const promptIdx = drawn ? drawn.prompts : st.order.slice(st.pos * P, (st.pos + 1) * P);
-      const repeat = <T>(xs: readonly T[]) => xs.flatMap((x) => new Array<T>(k).fill(x));
-      const batchIdx = repeat(promptIdx);
-      const queries = batchIdx.map((i) => deps.trainPrompts[i]);
-      const groups = k > 1 ? repeat(promptIdx.map((_, j) => j)) : undefined;
-      const sampleWeights = drawn ? repeat(drawn.weights) : undefined;
-      const tStep = performance.now();
-      const responses = generateResponses(deps.policy, queries, { ...config.generation, chunk_size: config.generation.chunk_size ?? undefined }, genRng, {
-        // trl samples in eval mode on the first step and in train mode (dropout on) afterwards
-        rolloutDropout: config.train.rollout_dropout && m > 0,
-      });
-      const tGen = performance.now();
-      const { texts } = rewardTexts(deps.tokenizer, queries, responses);
-      const scores = await deps.rewardModel.score(texts, { batchSize: config.reward.batch_size });
-      const tScore = performance.now();
-      const bad = scores.findIndex((s) => !finite(s));
-      if (bad >= 0) throw new PPONumericError(`reward model returned ${scores[bad]} for episode ${bad} at step ${m}: ${JSON.stringify(texts[bad].slice(0, 200))}`);
-      const riskCount = deps.algo === 'ra-rlhf' ? softRiskCount(m, { B, alpha: config.risk.alpha, n: config.risk.n, rho: config.risk.rho, M, scheduler: config.risk.scheduler }) : undefined;
-      // prompt scores (rank_by prompt_score, tail-share diagnostic): each prompt scored once per run
-      const promptScores = riskCount !== undefined ? await scorePrompts(batchIdx, queries, promptScoreCache, deps, config.reward.batch_size) : undefined;
-      const stats = trainer.step(queries, responses, scores, { riskCount, promptScores, tailThreshold, groups, sampleWeights });
-      if (sampler && drawn) {
-        sampler.update(repeat(drawn.bins), scores, sampleWeights!);
-        sampler.q.forEach((q, b) => (stats[`sampler/q_${b}`] = q));
-      }
-      const badStat = ['ppo/loss/total', 'objective/kl', 'ppo/returns/mean'].find((k) => k in stats && !finite(stats[k]));
-      if (badStat) throw new PPONumericError(`${badStat} is ${stats[badStat]} at step ${m}`);
-      const tEnd = performance.now();
-      const genTokens = responses.reduce((a, r) => a + r.length, 0);
-      st.pos += 1;
-      st.step += 1;
-      st.dataRng = dataRng.getState();
-      st.genRng = genRng.getState();
-      if (sampler) st.sampler = sampler.getState();
-      st.elapsed = (tEnd - t0) / 1000;
-      const rec: StepRecord = {
-        step: m,
-        epoch: st.epoch,
-        ...stats,
-        'time/rollout': (tGen - tStep) / 1000,
-        'time/score': (tScore - tGen) / 1000,
-        'time/optimize': (tEnd - tScore) / 1000,
-        'time/step': (tEnd - tStep) / 1000,
-        'time/tokens_per_s': genTokens / ((tEnd - tStep) / 1000),
-        seconds: st.elapsed,
-        'memory/rss_mb': process.memoryUsage().rss / 2 ** 20,
-        'memory/num_tensors': tf.memory().numTensors,
-      };
-      records.push(rec);
-      if (metricsFile) fs.appendFileSync(metricsFile, JSON.stringify(rec) + '\n');
-      await deps.onStep?.(rec);
-      bar?.update(st.step, { reward: rec['env/reward_mean'].toFixed(3) });
-      const stop = (await signals.poll()) || (deps.shouldStop?.() ?? false);
-      if (stop && st.step < totalSteps) {
-        await save('latest');
-        interrupted = true;
-        break;
-      }
+    const badStat = ['ppo/loss/total', 'objective/kl', 'ppo/returns/mean'].find((key) => key in stats && !finite(stats[key]));
+    if (badStat) throw new PPONumericError(`${badStat} is ${stats[badStat]} at step ${m}`);
+    const t3 = performance.now();
+    Object.assign(st, { pos: st.pos + 1, step: m + 1, dataRng: dataRng.getState(), genRng: genRng.getState() }, sampler ? { sampler: sampler.getState() } : {});
+    const tokens = responses.reduce((a, r) => a + r.length, 0);
+    const times = { 'time/rollout': (t1 - t0) / 1000, 'time/score': (t2 - t1) / 1000, 'time/optimize': (t3 - t2) / 1000, 'time/step': (t3 - t0) / 1000, 'time/tokens_per_s': tokens / ((t3 - t0) / 1000) };
+    return { record: { step: m, epoch: st.epoch, ...stats, ...times }, show: stats['env/reward_mean'].toFixed(3) };
+  };
+
+  const run = await runLoop<PPOLoopState, StepRecord>({
+    name: 'trainPPO',
+    bar: { title: deps.algo, metric: 'reward' },
+    totalSteps,
+    model: deps.policy,
+    tokenizer: deps.tokenizer,
+    outDir: deps.outDir,
+    resume: deps.resume,
+    config: { algo: deps.algo, ...config },
+    progress: deps.progress,
+    handleSigint: deps.handleSigint,
+    shouldStop: deps.shouldStop,
+    onStep: deps.onStep,
+    noCheckpointHint: `train.save_every = ${config.train.save_every}`,
+    fresh: async () => {
+      await startSampler();
+      return sampler ? { ...initial, sampler: (sampler as CrossEntropySampler).getState() } : initial;
+    },
+    restore: async (state, tensors, file) => {
+      const s = checkPPOState(state, file);
+      if (s.algo !== deps.algo) throw new Error(`--resume: checkpoint was written by --algo ${s.algo}, not ${deps.algo}`);
+      await trainer.setState({ state: s.trainer, tensors });
+      dataRng.setState(s.loop.dataRng);
+      genRng.setState(s.loop.genRng);
+      if (config.risk.sampler === 'cross_entropy' && !s.loop.sampler) throw new Error(`--resume: ${path.dirname(file)} has no prompt-sampler state, but risk.sampler is cross_entropy`);
+      await startSampler(s.loop.sampler);
+      return s.loop;
+    },
+    step,
+    checkpoint: async (st) => {
+      const t = await trainer.getState();
+      return { state: { algo: deps.algo, loop: st, trainer: t.state }, tensors: t.tensors, extra: { algo: deps.algo, step: st.step, task: config.task } };
+    },
+    afterStep: async (st, save) => {
       if (st.step % config.train.save_every === 0 && st.step < totalSteps) await save('latest');
-    }
-    if (!interrupted) {
+    },
+    finish: async (_st, save) => {
       await save('latest');
       await save('final');
-    }
-  } catch (e) {
-    if (e instanceof PPONumericError) {
-      const latest = ckptDir ? path.join(ckptDir, 'latest') : null;
-      const where = / at step \d+/.test(e.message) ? '' : ` at step ${st.step}`; // PPOTrainer does not know the step
-      const last = latest && fs.existsSync(latest)
-        ? `; the last good checkpoint is ${latest} (after ${savedStep ?? '?'} steps; continue with --resume)`
-        : `; no checkpoint was written yet${ckptDir ? ` (train.save_every = ${config.train.save_every})` : ' (no outDir)'}`;
-      throw new Error(where ? `training stopped${where}: ${e.message}${last}` : `training stopped: ${e.message}${last}`);
-    }
-    throw e;
-  } finally {
-    bar?.stop();
-    signals.dispose();
-    trainer.dispose();
-  }
+    },
+    dispose: () => trainer.dispose(),
+  });
 
+  const { records, interrupted, state: st } = run;
   const lastK = records.slice(-Math.max(1, Math.min(5, records.length)));
   const summary = {
     algo: deps.algo,
@@ -267,19 +209,28 @@ export async function trainPPO(config: TrainConfig, deps: TrainPPODeps): Promise
     reward_mean_first: records[0]?.['env/reward_mean'] ?? null,
     reward_mean_last5: lastK.length ? lastK.reduce((a, r) => a + r['env/reward_mean'], 0) / lastK.length : null,
     seconds: st.elapsed,
-    checkpoint: ckptDir ? path.join(ckptDir, interrupted ? 'latest' : 'final') : null,
+    checkpoint: run.checkpointDir ? path.join(run.checkpointDir, interrupted ? 'latest' : 'final') : null,
   };
-  if (out) fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  return { steps: records, summary, interrupted, signal: interrupted ? signals.signal : null };
+  if (deps.outDir) fs.writeFileSync(path.join(deps.outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  return { steps: records, summary, interrupted, signal: run.signal };
+}
+
+/** Scores of query + response texts; a non-finite score stops the run (the last checkpoint is kept). */
+async function scoreEpisodes(deps: TrainPPODeps, queries: number[][], responses: number[][], m: number, batchSize: number): Promise<number[]> {
+  const { texts } = rewardTexts(deps.tokenizer, queries, responses);
+  const scores = await deps.rewardModel.score(texts, { batchSize });
+  const bad = scores.findIndex((s) => !finite(s));
+  if (bad >= 0) throw new PPONumericError(`reward model returned ${scores[bad]} for episode ${bad} at step ${m}: ${JSON.stringify(texts[bad].slice(0, 200))}`);
+  return scores;
 }
 
 /** trainer_state.json of a PPO checkpoint, checked field by field (file named in errors). */
-function checkPPOState(state: Record<string, unknown>, file: string): { loop: LoopState; trainer: Record<string, unknown>; algo: string } {
+function checkPPOState(state: Record<string, unknown>, file: string): { loop: PPOLoopState; trainer: Record<string, unknown>; algo: string } {
   checkStateFields(state, { algo: 'string', loop: 'object', trainer: 'object' }, file);
   checkStateFields(state.loop, { step: 'int', epoch: 'int', order: 'array', pos: 'int', dataRng: 'object', genRng: 'object', elapsed: 'number' }, file, 'loop.');
   checkStateFields(state.trainer, { kl_coef: 'number', rng: 'object', adam: 'object' }, file, 'trainer.');
   checkStateFields((state.trainer as Record<string, unknown>).adam, { iterations: 'int', accBeta1: 'number', accBeta2: 'number' }, file, 'trainer.adam.');
-  return state as { loop: LoopState; trainer: Record<string, unknown>; algo: string };
+  return state as { loop: PPOLoopState; trainer: Record<string, unknown>; algo: string };
 }
 
 /** Reward of each prompt text alone (decoded as rewardTexts decodes queries), through the cache. */
