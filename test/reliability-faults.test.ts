@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initEngine } from '../lib/engine';
 import { loadCheckpoint } from '../lib/models/checkpoint';
-import { MANIFEST } from '../lib/rl/checkpoint-swap';
+import { MANIFEST, manifestProblem, writeCheckpointDir } from '../lib/rl/checkpoint-swap';
 import { trainPPO } from '../lib/rl/train-loop';
 import { maxAbsDiff, tf, weightsOf } from './rl-fixtures';
 import { faultConfig, faultDeps, runNode, stableMetrics, tmpDir } from './reliability-fixtures';
@@ -85,4 +85,22 @@ test('a damaged checkpoint or a malformed trainer_state.json is refused, naming 
   state.trainer = { kl_coef: 'x', rng: {}, adam: {} };
   fs.writeFileSync(stateFile, JSON.stringify(state));
   await assert.rejects(trainPPO(faultConfig(), { ...faultDeps(), outDir: dir, resume: true }), /trainer_state\.json: field "trainer\.kl_coef" must be a number \(got "x"\)/);
+});
+
+test('a training-checkpoint write that fails midway rolls back: the old checkpoint stays, no temporaries are left', () => {
+  const dir = path.join(tmpDir('rollback'), 'checkpoints', 'latest');
+  writeCheckpointDir(dir, (tmp) => fs.writeFileSync(path.join(tmp, 'a.txt'), 'old'));
+  assert.throws(() => writeCheckpointDir(dir, (tmp, step) => {
+    fs.writeFileSync(path.join(tmp, 'a.txt'), 'new');
+    step('a.txt');
+    throw new Error('disk full (simulated)');
+  }), /disk full/);
+  assert.equal(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8'), 'old');
+  assert.equal(manifestProblem(dir), null);
+  assert.deepEqual(fs.readdirSync(path.dirname(dir)), ['latest']);
+  // a successful write replaces it, sealed by a manifest of the new contents
+  writeCheckpointDir(dir, (tmp) => fs.writeFileSync(path.join(tmp, 'a.txt'), 'new'));
+  assert.equal(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8'), 'new');
+  assert.equal(manifestProblem(dir), null);
+  assert.deepEqual(fs.readdirSync(path.dirname(dir)).sort(), ['latest']);
 });

@@ -19,6 +19,7 @@ import { GPT2Config, GPT2LMHeadModel, GPT2WithValueHead, gpt2ParameterShapes } f
 import { HostTensor, SafeDtype, hostToTf, readSafetensors, tfToHost, writeSafetensors } from './safetensors';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import { checkCheckpointDir, checkFiniteWeights } from './load-checks';
+import { writeDirAtomic } from './atomic-dir';
 
 export interface CheckpointData {
   config: GPT2Config;
@@ -136,36 +137,6 @@ function readJsonFile(file: string): unknown {
   } catch (e) {
     throw new Error(`${file} is not valid JSON: ${(e as Error).message}`);
   }
-}
-
-/**
- * Write `dir` atomically: `fill` writes into a fresh temporary sibling, which then replaces `dir`.
- * On failure the temporary directory is removed and an existing `dir` is left untouched.
- */
-export function writeDirAtomic(dir: string, fill: (tmp: string) => void): void {
-  const parent = path.dirname(path.resolve(dir));
-  fs.mkdirSync(parent, { recursive: true });
-  const stamp = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
-  const tmp = path.join(parent, `.${path.basename(dir)}.tmp-${stamp}`);
-  fs.mkdirSync(tmp);
-  try {
-    fill(tmp);
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  // rename() cannot replace a non-empty directory: move the old one aside first, then drop it.
-  const old = path.join(parent, `.${path.basename(dir)}.old-${stamp}`);
-  const hadOld = fs.existsSync(dir);
-  if (hadOld) fs.renameSync(dir, old);
-  try {
-    fs.renameSync(tmp, dir);
-  } catch (e) {
-    if (hadOld) fs.renameSync(old, dir);
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  if (hadOld) fs.rmSync(old, { recursive: true, force: true });
 }
 
 /** Normalise names to the model's ("transformer." prefix), drop buffers and a tied lm_head. */

@@ -2,10 +2,10 @@
  * A checkpoint folder swap that survives a kill at any point, and the recovery that goes with it.
  *
  * Writing `checkpoints/<name>`:
- *   1. fill `.<name>.tmp-<pid>` (model files, trainer state), then write `rarlhf_manifest.json`
+ *   1. fill `.<name>.tmp-<pid>-…` (model files, trainer state), then write `rarlhf_manifest.json`
  *      (name, size, sha256 of every file) LAST: a temporary folder with a valid manifest is complete;
- *   2. rename `<name>` -> `.<name>.old-<pid>`; 3. rename the temporary folder -> `<name>`;
- *   4. remove `.<name>.old-<pid>`.
+ *   2. rename `<name>` -> `.<name>.old-<pid>-…`; 3. rename the temporary folder -> `<name>`;
+ *   4. remove the old copy (steps 1-4 are models/atomic-dir.ts, the kit's one folder writer).
  * A kill between 2 and 3 leaves no `<name>` but two complete copies; `recoverCheckpoints` (run at
  * resume) puts the newer one back: a temporary folder verified against its manifest, else the old
  * copy. Leftover temporaries (killed writes, half-deleted old copies) are removed.
@@ -16,6 +16,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeDirAtomic } from '../models/atomic-dir';
 
 export const MANIFEST = 'rarlhf_manifest.json';
 const MANIFEST_FORMAT = 'rarlhf-checkpoint-manifest';
@@ -81,31 +82,20 @@ export function manifestProblem(dir: string): string | null {
 
 /**
  * Write `dir` with `fill` (which writes files into the folder it is given and calls `step` after
- * each), then swap it in as described at the top of this file.
+ * each), seal it with its manifest and swap it in (models/atomic-dir.ts), every step a fault point.
  */
 export function writeCheckpointDir(dir: string, fill: (tmp: string, step: (label: string) => void) => void): void {
-  const parent = path.dirname(dir);
   const name = path.basename(dir);
-  fs.mkdirSync(parent, { recursive: true });
-  const tmp = path.join(parent, `.${name}.tmp-${process.pid}`);
-  const old = path.join(parent, `.${name}.old-${process.pid}`);
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp);
-  fill(tmp, (label) => faultPoint(`${name}: ${label}`));
-  writeManifest(tmp);
-  faultPoint(`${name}: ${MANIFEST}`);
-  if (fs.existsSync(dir)) {
-    fs.rmSync(old, { recursive: true, force: true });
-    fs.renameSync(dir, old);
-    faultPoint(`${name}: rename ${name} -> ${path.basename(old)}`);
-  }
-  fs.renameSync(tmp, dir);
-  faultPoint(`${name}: rename ${path.basename(tmp)} -> ${name}`);
-  fs.rmSync(old, { recursive: true, force: true });
-  faultPoint(`${name}: remove ${path.basename(old)}`);
+  writeDirAtomic(dir, fill, {
+    step: (label) => faultPoint(`${name}: ${label}`),
+    seal: (tmp) => {
+      writeManifest(tmp);
+      faultPoint(`${name}: ${MANIFEST}`);
+    },
+  });
 }
 
-/** `.<name>.tmp-…` / `.<name>.old-…` (this module's and writeDirAtomic's temporaries). */
+/** `.<name>.tmp-…` / `.<name>.old-…`: models/atomic-dir.ts temporaries. */
 const TEMP_RE = /^\.(.+)\.(tmp|old)-(\d+)(?:-.*)?$/;
 
 /** A copy that was complete before it was moved aside: verified by its manifest when it has one. */
