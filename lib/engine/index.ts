@@ -12,17 +12,21 @@ import os from 'node:os';
 import { registerSegmentSumKernels } from './kernels';
 import { initNative, nativeActive, type NativeStatus } from './native';
 import { initThreadedWasm } from './wasm-threads';
+import { registerWebGPU, type WebGPUAdapterInfo } from './webgpu';
 
 export { tf };
 export { Rng } from './rng';
 export { nativeActive, nativeStatus, setNativeEnabled, setNativeThreads, type NativeStatus } from './native';
+export { registerWebGPU, webgpuAdapter, isSoftwareAdapter, type WebGPUAdapterInfo, type WebGPUProbe } from './webgpu';
 export { logprobRows, entropyFromLogits, sampleRows, geluNew, layerNorm, adamStep, type AdamHyper } from './ops';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export interface EngineInfo {
   backend: string;
   threads: number;
   native: NativeStatus;
+  /** The GPU adapter, on the webgpu backend. */
+  adapter?: WebGPUAdapterInfo;
 }
 
 let engineInfo: EngineInfo | null = null;
@@ -78,7 +82,8 @@ function threadCount(backend: string): number {
 }
 
 /**
- * Initialise TensorFlow.js once. Order: tfjs-node-gpu / tfjs-node ('tensorflow'), then wasm, then
+ * Initialise TensorFlow.js once. Order: tfjs-node-gpu / tfjs-node ('tensorflow'), then 'webgpu' if
+ * Dawn finds a hardware adapter (webgpu.ts; a software one only when forced), then wasm, then
  * the pure-JS cpu backend. `opts.backend` or env RARLHF_BACKEND forces one (error if unavailable).
  * wasm threads: `opts.threads` / env RARLHF_WASM_THREADS (default 1 = tfjs's stock build; n > 1 =
  * the threaded-SIMD build, see wasm-threads.ts). Not the default because xnnpack's pool threads
@@ -92,14 +97,21 @@ export async function initEngine(opts: { backend?: BackendName; quiet?: boolean;
   pending = (async () => {
     tf.enableProdMode();
     const forced = (opts.backend ?? process.env.RARLHF_BACKEND) as BackendName | undefined;
-    if (forced && !['tensorflow', 'wasm', 'cpu'].includes(forced)) {
-      throw new Error(`initEngine: unknown backend "${forced}" (RARLHF_BACKEND / opts.backend must be tensorflow, wasm or cpu)`);
+    if (forced && !['tensorflow', 'webgpu', 'wasm', 'cpu'].includes(forced)) {
+      throw new Error(`initEngine: unknown backend "${forced}" (RARLHF_BACKEND / opts.backend must be tensorflow, webgpu, wasm or cpu)`);
     }
     let chosen: string | null = null;
+    let adapter: WebGPUAdapterInfo | undefined;
     if (!forced || forced === 'tensorflow') {
       // setBackend throws if tfjs-node registered with a different tfjs-core copy than ours
       if (tryNative() && (await tf.setBackend('tensorflow').catch(() => false))) chosen = 'tensorflow';
       else if (forced) throw new Error('initEngine: backend "tensorflow" requested but @tensorflow/tfjs-node(-gpu) is not installed');
+    }
+    if (!chosen && (!forced || forced === 'webgpu')) {
+      const probe = await registerWebGPU({ allowSoftware: forced === 'webgpu' });
+      const why = probe.ok ? 'tf.setBackend failed' : probe.reason;
+      if (probe.ok && (await tf.setBackend('webgpu').catch(() => false))) [chosen, adapter] = ['webgpu', probe.adapter];
+      else if (forced) throw new Error(`initEngine: backend "webgpu" requested but no WebGPU adapter could be used (${why})`);
     }
     if (!chosen && (!forced || forced === 'wasm')) {
       const threads = opts.threads ?? Number(process.env.RARLHF_WASM_THREADS ?? 1);
@@ -116,7 +128,7 @@ export async function initEngine(opts: { backend?: BackendName; quiet?: boolean;
     const nativeThreads = Number(process.env.RARLHF_NATIVE_THREADS ?? 1);
     if (!Number.isInteger(nativeThreads) || nativeThreads < 1) throw new Error(`initEngine: RARLHF_NATIVE_THREADS must be a positive integer (got ${process.env.RARLHF_NATIVE_THREADS})`);
     const native = initNative(nativeThreads);
-    const info: EngineInfo = { backend: tf.getBackend(), threads: threadCount(tf.getBackend()), native };
+    const info: EngineInfo = { backend: tf.getBackend(), threads: threadCount(tf.getBackend()), native, ...(adapter ? { adapter } : {}) };
     if (!opts.quiet) process.stderr.write(`[rarlhf] ${describeEngine(info)}\n`);
     engineInfo = info;
     return info;
@@ -131,6 +143,7 @@ export async function initEngine(opts: { backend?: BackendName; quiet?: boolean;
 /** One line for logs, e.g. "backend wasm + native kernels (OpenBLAS 0.3.21, Haswell, 1 thread)". */
 export function describeEngine(info: EngineInfo): string {
   const plural = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
+  if (info.adapter) return `backend ${info.backend} (adapter: ${info.adapter.name})`;
   if (info.native.active) {
     const version = /OpenBLAS\s+([\d.]+)/.exec(info.native.blas ?? '')?.[1] ?? '?';
     return `backend ${info.backend} + native kernels (OpenBLAS ${version}, ${info.native.core}, ${plural(info.native.threads ?? 1)})`;
