@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { captureDawnTick, waitMapped } from './webgpu-sync';
+import { registerWebGPUKernels } from './webgpu-kernels';
 
 export interface WebGPUAdapterInfo {
   /** e.g. "NVIDIA H100 80GB HBM3 (vulkan)" or "llvmpipe (LLVM 15.0.6, 256 bits) (opengles, compatibility)". */
@@ -200,8 +201,9 @@ type WebGPUBackendCtor = new (device: unknown, info: unknown) => tf.KernelBacken
 
 function registerBackend(adapter: AdapterLike, info: WebGPUAdapterInfo): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const pkg = require('@tensorflow/tfjs-backend-webgpu') as { WebGPUBackend: WebGPUBackendCtor };
+  const pkg = require('@tensorflow/tfjs-backend-webgpu') as { WebGPUBackend: WebGPUBackendCtor; webgpu_util: Parameters<typeof registerWebGPUKernels>[0] };
   const Backend = withSyncRead(pkg.WebGPUBackend);
+  registerWebGPUKernels(pkg.webgpu_util);
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend(
     'webgpu',
