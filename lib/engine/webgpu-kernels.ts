@@ -9,6 +9,10 @@
  * per element of x, over x in place: out[seg[i], j] += x[i, j] with an atomic add (int32) or a
  * compare-exchange loop (f32: WGSL has no float atomics), rows with an id outside [0, numSegments)
  * dropped.
+ *
+ * AddN (gradient accumulation of a tensor used many times): one shader binds every input as a
+ * storage buffer, and a compatibility adapter allows 16 per stage (17 inputs failed pipeline
+ * validation on llvmpipe). Ours adds in chunks that fit the device's limit.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -17,6 +21,7 @@ interface WebGPUUtil {
   computeDispatch(layout: { x: number[] }, shape: number[], workgroupSize: [number, number, number]): [number, number, number];
 }
 interface WebGPUBackendLike {
+  device: { limits: { maxStorageBuffersPerShaderStage: number } };
   runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms: { type: string; data: number[] }[], output: tf.TensorInfo): tf.TensorInfo;
   disposeData(id: object): void;
 }
@@ -76,6 +81,34 @@ export function registerWebGPUKernels(util: WebGPUUtil): void {
   if (registered) return;
   registered = true;
   const fill = kernel('Fill');
+  const addN = kernel('AddN');
+  tf.unregisterKernel('AddN', 'webgpu');
+  tf.registerKernel({
+    kernelName: 'AddN',
+    backendName: 'webgpu',
+    kernelFunc: ((args: KernelArgs) => {
+      const backend = args.backend as WebGPUBackendLike;
+      const maxIn = Math.max(2, backend.device.limits.maxStorageBuffersPerShaderStage - 1); // one binding is the output
+      let xs = args.inputs as unknown as tf.TensorInfo[];
+      const temps: tf.TensorInfo[] = [];
+      while (xs.length > maxIn) {
+        const next: tf.TensorInfo[] = [];
+        for (let i = 0; i < xs.length; i += maxIn) {
+          const chunk = xs.slice(i, i + maxIn);
+          if (chunk.length === 1) next.push(chunk[0]);
+          else {
+            const sum = addN({ inputs: chunk as unknown as tf.NamedTensorInfoMap, backend });
+            temps.push(sum);
+            next.push(sum);
+          }
+        }
+        xs = next;
+      }
+      const out = addN({ inputs: xs as unknown as tf.NamedTensorInfoMap, backend });
+      for (const x of temps) backend.disposeData(x.dataId);
+      return out;
+    }) as unknown as tf.KernelFunc,
+  });
   const reshape = kernel('Reshape');
   tf.unregisterKernel('UnsortedSegmentSum', 'webgpu');
   tf.registerKernel({
