@@ -174,7 +174,8 @@ export async function registerWebGPU(opts: { allowSoftware: boolean }): Promise<
       continue;
     }
     if (!adapter) {
-      tried.push(`${c.backend}/${c.featureLevel}: no adapter`);
+      const hint = c.backend === 'opengles' ? ' (the software route needs Mesa EGL: apt-get install libegl-dev libegl-mesa0 libgl1-mesa-dri)' : '';
+      tried.push(`${c.backend}/${c.featureLevel}: no adapter${hint}`);
       continue;
     }
     const info = describe(adapter.info, c);
