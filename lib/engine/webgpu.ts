@@ -157,10 +157,11 @@ export async function registerWebGPU(opts: { allowSoftware: boolean }): Promise<
     if (registered.adapter.software && !opts.allowSoftware) return { ok: false, reason: `only a software adapter (${registered.adapter.name})` };
     return { ok: true, adapter: registered.adapter };
   }
-  const dawn = loadDawn();
-  if (typeof dawn === 'string') return { ok: false, reason: dawn };
+  // candidates first: without one, dawn.node (21 MB) is not even loaded
   const list = candidates(opts.allowSoftware);
   if (list.length === 0) return { ok: false, reason: 'no Vulkan loader and driver (libvulkan.so.1 + an ICD other than lavapipe)' };
+  const dawn = loadDawn();
+  if (typeof dawn === 'string') return { ok: false, reason: dawn };
   const tried: string[] = [];
   for (const c of list) {
     if (c.backend === 'opengles' || c.backend === 'opengl') process.env.EGL_PLATFORM ??= 'surfaceless';
