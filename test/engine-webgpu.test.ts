@@ -21,6 +21,10 @@ before(async () => {
   probe = await setupWebGPU();
 });
 
+/** Report the largest difference of a comparison in the test log (CI shows how close it is). */
+const report = (t: { diagnostic(m: string): void }, what: string, ref: Float32Array[], gpu: Float32Array[]) =>
+  t.diagnostic(`${what}: max |wasm - webgpu| = ${Math.max(...ref.map((r, i) => maxDiff(r, gpu[i]))).toExponential(2)}`);
+
 const randn = (shape: number[], rng: Rng) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
 
 test('software adapters are recognised (never chosen automatically)', () => {
@@ -98,6 +102,7 @@ test('webgpu = wasm: the kit matmul (all transposes, batched) and its custom gra
     return out;
   };
   const { ref, gpu } = await onBoth(run);
+  report(t, 'matmul + gradients', ref, gpu);
   ref.forEach((r, i) => {
     assert.ok(maxAbs(r) > 0.1, `output ${i} is trivial`);
     assert.ok(maxDiff(r, gpu[i]) < 1e-4, `output ${i}: ${maxDiff(r, gpu[i])}`);
@@ -118,6 +123,7 @@ test('webgpu = wasm: fused log-probs (+ gradient), entropy, inverse-CDF sampling
     return out;
   };
   const { ref, gpu } = await onBoth(run);
+  report(t, 'log-probs, their gradient, entropy', ref.slice(0, 3), gpu.slice(0, 3));
   for (const [i, name] of ['logprob', 'dlogits', 'entropy'].entries()) assert.ok(maxDiff(ref[i], gpu[i]) < 1e-4, `${name}: ${maxDiff(ref[i], gpu[i])}`);
   assert.deepEqual([...gpu[3]], [...ref[3]], 'sampled ids');
   assert.ok(new Set(ref[3]).size > 2, 'samples are not all one id');
@@ -138,6 +144,7 @@ test('webgpu = wasm: gelu_new, LayerNorm (forward and backward), Adam step', asy
     return out;
   };
   const { ref, gpu } = await onBoth(run);
+  report(t, 'gelu_new, LayerNorm, Adam', ref, gpu);
   ref.forEach((r, i) => assert.ok(maxDiff(r, gpu[i]) < 1e-4, `output ${i}: ${maxDiff(r, gpu[i])}`));
 });
 
@@ -160,6 +167,7 @@ test('webgpu = wasm: scatter-add (UnsortedSegmentSum: float, int, out-of-range i
     return out;
   };
   const { ref, gpu } = await onBoth(run);
+  report(t, 'scatter-add, embedding gradient', ref, gpu);
   ref.forEach((r, i) => assert.ok(maxDiff(r, gpu[i]) < 1e-4, `output ${i}: ${maxDiff(r, gpu[i])}`));
   assert.ok(maxAbs(ref[2]) > 0.1);
 });
@@ -184,6 +192,8 @@ test('webgpu = wasm: GPT-2 logits; KV-cache decoding equals the full forward (le
     return res;
   };
   const { ref, gpu } = await onBoth(run);
+  report(t, 'GPT-2 logits', ref.slice(0, 1), gpu.slice(0, 1));
+  t.diagnostic(`KV cache vs full forward on webgpu: ${maxDiff(gpu[0], gpu[1]).toExponential(2)}`);
   assert.ok(maxDiff(gpu[0], gpu[1]) < 1e-4, `webgpu cache vs full: ${maxDiff(gpu[0], gpu[1])}`);
   assert.ok(maxDiff(ref[0], gpu[0]) < 1e-4, `webgpu vs wasm: ${maxDiff(ref[0], gpu[0])}`);
   assert.ok(maxAbs(ref[0]) > 1e-3);
