@@ -20,13 +20,13 @@ import { captureDawnTick, waitMapped } from './webgpu-sync';
 import { registerWebGPUKernels } from './webgpu-kernels';
 
 export interface WebGPUAdapterInfo {
-  /** e.g. "NVIDIA H100 80GB HBM3 (vulkan)" or "llvmpipe (LLVM 15.0.6, 256 bits) (opengles, compatibility)". */
+  /** e.g. "NVIDIA H100 80GB HBM3 (vulkan)" or "llvmpipe-llvm-15-0-6-256-bits-, OpenGL version OpenGL ES 3.2 Mesa 22.3.6 (opengles, compatibility, software)". */
   name: string;
   vendor: string;
   architecture: string;
   device: string;
   description: string;
-  /** Dawn backend the adapter came from: 'default' (Vulkan on Linux), 'opengles', ... */
+  /** Dawn backend the adapter came from: 'vulkan' (Dawn's choice on Linux), 'opengles', 'default' (elsewhere), ... */
   backend: string;
   featureLevel: 'core' | 'compatibility';
   /** CPU implementation (llvmpipe, lavapipe, SwiftShader, Dawn's fallback adapter). */
@@ -117,7 +117,8 @@ function candidates(allowSoftware: boolean): Candidate[] {
     return [{ options, featureLevel: 'core', backend }, { options, featureLevel: 'compatibility', backend }];
   }
   const out: Candidate[] = [];
-  if (vulkanPresent()) out.push({ options: [], featureLevel: 'core', backend: 'default' });
+  // Dawn's own choice: Vulkan on Linux (Metal / D3D12 elsewhere)
+  if (vulkanPresent()) out.push({ options: [], featureLevel: 'core', backend: process.platform === 'linux' ? 'vulkan' : 'default' });
   // Mesa's EGL needs a platform without a display server; 'surfaceless' always exists.
   if (allowSoftware) out.push({ options: ['backend=opengles'], featureLevel: 'compatibility', backend: 'opengles' });
   return out;
