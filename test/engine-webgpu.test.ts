@@ -172,6 +172,22 @@ test('webgpu = wasm: scatter-add (UnsortedSegmentSum: float, int, out-of-range i
   assert.ok(maxAbs(ref[2]) > 0.1);
 });
 
+test('webgpu: scatter-add is deterministic under contention (4000 rows into 3 segments), as on wasm', async (t) => {
+  if (!needWebGPU(t)) return;
+  // float atomics would add in thread order (the stock kernel: 1.5e-4 apart run to run here)
+  const run = () => {
+    const ids = tf.tensor1d(Array.from({ length: 4000 }, (_, i) => (i * 7) % 3), 'int32');
+    const x = randn([4000, 16], new Rng(6));
+    const out = values(tf.unsortedSegmentSum(x, ids, 3), tf.unsortedSegmentSum(x, ids, 3));
+    tf.dispose([ids, x]);
+    return out;
+  };
+  const { ref, gpu } = await onBoth(run);
+  assert.equal(maxDiff(gpu[0], gpu[1]), 0, 'run to run on webgpu');
+  report(t, 'contended scatter-add', ref.slice(0, 1), gpu.slice(0, 1));
+  assert.ok(maxDiff(ref[0], gpu[0]) < 1e-4);
+});
+
 test('webgpu = wasm: GPT-2 logits; KV-cache decoding equals the full forward (left padding)', async (t) => {
   if (!needWebGPU(t)) return;
   const run = () => {

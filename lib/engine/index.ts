@@ -46,6 +46,15 @@ function tryNative(): boolean {
   return false;
 }
 
+function tryWasmRegistration(): void {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('@tensorflow/tfjs-backend-wasm');
+  } catch {
+    /* not installed */
+  }
+}
+
 async function tryWasm(threads: number, quiet: boolean): Promise<boolean> {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -110,7 +119,10 @@ export async function initEngine(opts: { backend?: BackendName; quiet?: boolean;
     if (!chosen && (!forced || forced === 'webgpu')) {
       const probe = await registerWebGPU({ allowSoftware: forced === 'webgpu' });
       const why = probe.ok ? 'tf.setBackend failed' : probe.reason;
-      if (probe.ok && (await tf.setBackend('webgpu').catch(() => false))) [chosen, adapter] = ['webgpu', probe.adapter];
+      if (probe.ok && (await tf.setBackend('webgpu').catch(() => false))) {
+        [chosen, adapter] = ['webgpu', probe.adapter];
+        tryWasmRegistration(); // so tf.setBackend('wasm') still works beside the GPU, as it does on the other paths
+      }
       else if (forced) throw new Error(`initEngine: backend "webgpu" requested but no WebGPU adapter could be used (${why})`);
     }
     if (!chosen && (!forced || forced === 'wasm')) {

@@ -4,11 +4,13 @@
  * UnsortedSegmentSum (scatter-add; tf.gather's gradient, i.e. every embedding gradient, and the
  * log-prob gradient in ops.ts): the stock shader reads int32 inputs as f32 and bitcasts them, so an
  * int32 sum returns float bit patterns (measured: [1,2,3] into segments [0,0,2] gave 2139095040),
- * and it wraps segment ids >= numSegments (id % numSegments) where TF, and the kit's cpu/wasm
- * kernel (kernels.ts), drop them. It also transposes x first. This one is a single pass, one thread
- * per element of x, over x in place: out[seg[i], j] += x[i, j] with an atomic add (int32) or a
- * compare-exchange loop (f32: WGSL has no float atomics), rows with an id outside [0, numSegments)
- * dropped.
+ * it wraps segment ids >= numSegments (id % numSegments) where TF and the kit's cpu/wasm kernel
+ * (kernels.ts) drop them, and its float atomics (a compare-exchange loop) add in whatever order the
+ * threads come: run to run the sums differed by 1.5e-4 (4000 rows into 3 segments), which broke
+ * the kit's "seeded runs are identical on a backend" (rl-trainer's RLHF = RA-RLHF at alpha 1).
+ * Ours is deterministic and has no atomics: the ids (small, usually still on the CPU) are read,
+ * rows sorted by segment on the CPU (stable), and one GPU thread per (segment, column) adds its
+ * rows in index order, as the cpu kernel does; ids outside [0, numSegments) are dropped.
  *
  * AddN (gradient accumulation of a tensor used many times): one shader binds every input as a
  * storage buffer, and a compatibility adapter allows 16 per stage (17 inputs failed pipeline
@@ -26,46 +28,61 @@ interface WebGPUBackendLike {
   disposeData(id: object): void;
 }
 
-class SegmentSumProgram {
-  variableNames = ['x', 'segmentIds'];
-  uniforms = 'numSegments : i32, inner : i32, xSize : i32,';
+interface WebGPUBackendFull extends WebGPUBackendLike {
+  readSync(id: object): ArrayLike<number>;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: ArrayLike<number>): tf.TensorInfo;
+}
+
+/** out[segs[u], j] = sum over k in [starts[u], starts[u+1]) of x[rows[k], j], in k order. */
+class SortedSegmentSumProgram {
+  variableNames = ['x', 'rows', 'starts', 'segs'];
+  uniforms = 'inner : i32, work : i32,';
   workgroupSize: [number, number, number] = [64, 1, 1];
-  atomic = true;
   outputShape: number[];
   dispatchLayout: { x: number[] };
   dispatch: [number, number, number];
   shaderKey: string;
-  private readonly isInt: boolean;
+  private readonly type: string;
 
-  constructor(util: WebGPUUtil, rows: number, inner: number, numSegments: number, dtype: tf.DataType) {
+  constructor(util: WebGPUUtil, unique: number, inner: number, numSegments: number, dtype: tf.DataType) {
     this.outputShape = [numSegments, inner];
-    this.dispatchLayout = util.flatDispatchLayout([rows, inner]);
-    this.dispatch = util.computeDispatch(this.dispatchLayout, [rows, inner], this.workgroupSize);
-    this.isInt = dtype === 'int32';
-    this.shaderKey = `rarlhfSegmentSum_${dtype}`;
+    this.dispatchLayout = util.flatDispatchLayout([unique, inner]);
+    this.dispatch = util.computeDispatch(this.dispatchLayout, [unique, inner], this.workgroupSize);
+    this.type = dtype === 'int32' ? 'i32' : 'f32';
+    this.shaderKey = `rarlhfSortedSegmentSum_${dtype}`;
   }
 
   getUserCode(): string {
-    const add = this.isInt
-      ? 'atomicAdd(&result[flat], x[index]);'
-      : `var old = atomicLoad(&result[flat]);
-          loop {
-            let res = atomicCompareExchangeWeak(&result[flat], old, bitcast<i32>(bitcast<f32>(old) + x[index]));
-            if (res.exchanged) { break; }
-            old = res.old_value;
-          }`;
     return `
       fn main(index : i32) {
-        if (index < uniforms.xSize) {
-          let row = index / uniforms.inner;
-          let s = segmentIds[row];
-          if (s >= 0 && s < uniforms.numSegments) {
-            let flat = s * uniforms.inner + (index - row * uniforms.inner);
-            ${add}
+        if (index < uniforms.work) {
+          let u = index / uniforms.inner;
+          let j = index - u * uniforms.inner;
+          var acc = ${this.type}(0);
+          for (var k = starts[u]; k < starts[u + 1]; k = k + 1) {
+            acc = acc + x[rows[k] * uniforms.inner + j];
           }
+          result[segs[u] * uniforms.inner + j] = acc;
         }
       }`;
   }
+}
+
+/** Valid rows sorted by segment (stable), the distinct segments and where each one's rows start. */
+export function segmentPlan(ids: ArrayLike<number>, numSegments: number): { rows: Int32Array; starts: Int32Array; segs: Int32Array } {
+  const valid: number[] = [];
+  for (let i = 0; i < ids.length; i++) if (ids[i] >= 0 && ids[i] < numSegments) valid.push(i);
+  valid.sort((a, b) => ids[a] - ids[b] || a - b);
+  const segs: number[] = [];
+  const starts: number[] = [];
+  valid.forEach((r, k) => {
+    if (k === 0 || ids[r] !== ids[valid[k - 1]]) {
+      segs.push(ids[r]);
+      starts.push(k);
+    }
+  });
+  starts.push(valid.length);
+  return { rows: Int32Array.from(valid), starts: Int32Array.from(starts), segs: Int32Array.from(segs) };
 }
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
@@ -119,14 +136,16 @@ export function registerWebGPUKernels(util: WebGPUUtil): void {
       const numSegments = (args.attrs as { numSegments: number }).numSegments;
       const backend = args.backend as WebGPUBackendLike;
       if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new Error(`UnsortedSegmentSum on webgpu: dtype ${x.dtype} is not supported`);
-      const rows = tf.util.sizeFromShape(segmentIds.shape);
-      const xSize = tf.util.sizeFromShape(x.shape);
       const innerShape = x.shape.slice(segmentIds.shape.length);
       const inner = tf.util.sizeFromShape(innerShape);
       const out2d = fill({ inputs: {}, backend, attrs: { shape: [numSegments, inner], value: 0, dtype: x.dtype } });
-      if (rows > 0 && inner > 0) {
-        const program = new SegmentSumProgram(util, rows, inner, numSegments, x.dtype);
-        backend.runWebGPUProgram(program, [x, segmentIds], x.dtype, [{ type: 'int32', data: [numSegments] }, { type: 'int32', data: [inner] }, { type: 'int32', data: [xSize] }], out2d);
+      const full = backend as WebGPUBackendFull;
+      const plan = segmentPlan(full.readSync(segmentIds.dataId), numSegments);
+      if (plan.segs.length > 0 && inner > 0) {
+        const aux = [full.makeTensorInfo([plan.rows.length], 'int32', plan.rows), full.makeTensorInfo([plan.starts.length], 'int32', plan.starts), full.makeTensorInfo([plan.segs.length], 'int32', plan.segs)];
+        const program = new SortedSegmentSumProgram(util, plan.segs.length, inner, numSegments, x.dtype);
+        backend.runWebGPUProgram(program, [x, ...aux], x.dtype, [{ type: 'int32', data: [inner] }, { type: 'int32', data: [plan.segs.length * inner] }], out2d);
+        for (const t of aux) backend.disposeData(t.dataId);
       }
       const out = reshape({ inputs: { x: out2d }, backend, attrs: { shape: [numSegments, ...innerShape] } });
       backend.disposeData(out2d.dataId);
