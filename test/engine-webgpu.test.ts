@@ -60,6 +60,22 @@ test('RARLHF_BACKEND=webgpu: start-up names the adapter; an adapter that does no
   assert.match(bad.stdout, /ERR initEngine: backend "webgpu" requested but no WebGPU adapter could be used \(.*no adapter/);
 });
 
+test('where the webgpu package cannot load, the engine falls back silently (and says why when webgpu is forced)', () => {
+  const { NODE_TEST_CONTEXT: _c, ...env } = process.env;
+  // the child makes require('webgpu') fail as on a platform without a prebuilt dawn.node
+  const hide = "const M = require('module'); const r = M._resolveFilename; M._resolveFilename = function (q, ...a) { if (q === 'webgpu' || q.startsWith('webgpu/')) throw new Error('no dawn.node here'); return r.call(this, q, ...a); };";
+  const script = `${hide} require('./lib/engine').initEngine().then((i) => console.log('BACKEND', i.backend), (e) => { console.log('ERR', e.message); process.exit(3); })`;
+  const root = path.join(__dirname, '..');
+  // RARLHF_WEBGPU_DAWN gives the automatic choice something to probe even without Vulkan
+  const auto = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, env: { ...env, RARLHF_BACKEND: '', RARLHF_WEBGPU_DAWN: 'backend=opengles' }, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(auto.status, 0, auto.stdout + auto.stderr);
+  assert.match(auto.stdout, /BACKEND (wasm|cpu)/);
+  assert.doesNotMatch(auto.stderr, /webgpu/i);
+  const forced = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, env: { ...env, RARLHF_BACKEND: 'webgpu' }, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(forced.status, 3, forced.stdout + forced.stderr);
+  assert.match(forced.stdout, /ERR .*"webgpu" requested .*npm package "webgpu" did not load \(no dawn\.node here\)/);
+});
+
 test('webgpu: synchronous reads (dataSync) and async reads agree; tensors move between backends', async (t) => {
   if (!needWebGPU(t)) return;
   const { gpu } = await onBoth(async () => {

@@ -117,7 +117,8 @@ export async function initEngine(opts: { backend?: BackendName; quiet?: boolean;
       else if (forced) throw new Error('initEngine: backend "tensorflow" requested but @tensorflow/tfjs-node(-gpu) is not installed');
     }
     if (!chosen && (!forced || forced === 'webgpu')) {
-      const probe = await registerWebGPU({ allowSoftware: forced === 'webgpu' });
+      // never fatal unless forced: any surprise in the GPU probe leaves the CPU paths as they were
+      const probe = await registerWebGPU({ allowSoftware: forced === 'webgpu' }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
       const why = probe.ok ? 'tf.setBackend failed' : probe.reason;
       if (probe.ok && (await tf.setBackend('webgpu').catch(() => false))) {
         [chosen, adapter] = ['webgpu', probe.adapter];

@@ -188,7 +188,11 @@ export async function registerWebGPU(opts: { allowSoftware: boolean }): Promise<
     Object.assign(globalThis, dawn.globals); // GPUBufferUsage, GPUMapMode, ... as in a browser
     installNavigator(gpu);
     keepAlive = gpu;
-    registerBackend(adapter, info);
+    try {
+      registerBackend(adapter, info);
+    } catch (e) {
+      return { ok: false, reason: `@tensorflow/tfjs-backend-webgpu did not load (${(e as Error).message.split('\n')[0]})` };
+    }
     registered = { adapter: info };
     return { ok: true, adapter: info };
   }
