@@ -127,10 +127,11 @@ test('webgpu = wasm: the kit matmul (all transposes, batched) and its custom gra
 
 test('webgpu = wasm: fused log-probs (+ gradient), entropy, inverse-CDF sampling', async (t) => {
   if (!needWebGPU(t)) return;
+  // V 601: more than one pass of the fused kernel's 256 lanes, with a remainder
   const run = () => {
     const rng = new Rng(2);
-    const logits = randn([6, 37], rng).mul(3) as tf.Tensor2D;
-    const labels = tf.tensor1d([0, 5, 36, 5, 12, 20], 'int32');
+    const logits = randn([6, 601], rng).mul(3) as tf.Tensor2D;
+    const labels = tf.tensor1d([0, 5, 600, 5, 312, 20], 'int32');
     const dy = randn([6], rng);
     const g = tf.grad((l: tf.Tensor) => logprobRows(l as tf.Tensor2D, labels).mul(dy).sum())(logits);
     const u = [0.01, 0.5, 0.99, 0.3, 0.77, 0.0001];
@@ -143,6 +144,16 @@ test('webgpu = wasm: fused log-probs (+ gradient), entropy, inverse-CDF sampling
   for (const [i, name] of ['logprob', 'dlogits', 'entropy'].entries()) assert.ok(maxDiff(ref[i], gpu[i]) < 1e-4, `${name}: ${maxDiff(ref[i], gpu[i])}`);
   assert.deepEqual([...gpu[3]], [...ref[3]], 'sampled ids');
   assert.ok(new Set(ref[3]).size > 2, 'samples are not all one id');
+  // and on webgpu it is the kit's fused WGSL kernel that ran, forward and backward
+  const prev = tf.getBackend();
+  await tf.setBackend('webgpu');
+  const prof = await tf.profile(() => {
+    const l = tf.randomNormal([3, 300]) as tf.Tensor2D;
+    const y = tf.tensor1d([1, 2, 299], 'int32');
+    return tf.grad((x: tf.Tensor) => logprobRows(x as tf.Tensor2D, y).sum())(l);
+  });
+  await tf.setBackend(prev);
+  assert.ok(prof.kernelNames.includes('RarlhfLogprobWebGPU') && prof.kernelNames.includes('RarlhfLogprobGradWebGPU'), prof.kernelNames.join(' '));
 });
 
 test('webgpu = wasm: gelu_new, LayerNorm (forward and backward), Adam step', async (t) => {

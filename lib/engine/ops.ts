@@ -48,11 +48,24 @@ const composedLogprob = tf.customGrad(((...args: unknown[]) => {
   };
 }) as Grad) as unknown as (logits: tf.Tensor2D, flatIdx: tf.Tensor1D) => tf.Tensor1D;
 
+// webgpu: the same maths as one WGSL kernel per direction (webgpu-kernels.ts); nothing [N, V] is kept
+const WEBGPU_LOGPROB = { forward: 'RarlhfLogprobWebGPU', grad: 'RarlhfLogprobGradWebGPU' };
+const webgpuLogprob = tf.customGrad(((...args: unknown[]) => {
+  const [logits, labels, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  save([logits, labels]);
+  return {
+    value: run(WEBGPU_LOGPROB.forward, { logits, labels }) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, [l, y]: tf.Tensor[]) => [run(WEBGPU_LOGPROB.grad, { logits: l, labels: y, dy }) as tf.Tensor, tf.zerosLike(y)],
+  };
+}) as Grad) as unknown as (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.Tensor1D;
+const webgpuFused = () => tf.getBackend() === 'webgpu' && !!tf.getKernel(WEBGPU_LOGPROB.forward, 'webgpu');
+
 /** log softmax(logits)[label] for each row: [N, V] x [N] -> [N]. Differentiable in logits. */
 export function logprobRows(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {
     const y = labels.dtype === 'int32' ? labels : labels.toInt();
     if (nativeActive()) return nativeLogprob(logits, y);
+    if (webgpuFused()) return webgpuLogprob(logits, y);
     const [N, V] = logits.shape;
     return composedLogprob(logits, tf.range(0, N, 1, 'int32').mul(tf.scalar(V, 'int32')).add(y) as tf.Tensor1D);
   });

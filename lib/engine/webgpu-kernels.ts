@@ -12,6 +12,12 @@
  * rows sorted by segment on the CPU (stable), and one GPU thread per (segment, column) adds its
  * rows in index order, as the cpu kernel does; ids outside [0, numSegments) are dropped.
  *
+ * Fused log-probs (RarlhfLogprob / RarlhfLogprobGrad, used by ops.ts logprobRows on webgpu): one
+ * workgroup per row reduces max and sum(exp) in shared memory; forward writes log p(label), the
+ * gradient dy (onehot - softmax) straight into [N, V]. The stock composition keeps shifted logits,
+ * exp and the softmax alive ([N, V] each: 2.9 GB apiece for a paper minibatch of 128 x 111 x 50257)
+ * and scatters the one-hot through UnsortedSegmentSum (a read back of the indices).
+ *
  * AddN (gradient accumulation of a tensor used many times): one shader binds every input as a
  * storage buffer, and a compatibility adapter allows 16 per stage (17 inputs failed pipeline
  * validation on llvmpipe). Ours adds in chunks that fit the device's limit.
@@ -85,6 +91,72 @@ export function segmentPlan(ids: ArrayLike<number>, numSegments: number): { rows
   return { rows: Int32Array.from(valid), starts: Int32Array.from(starts), segs: Int32Array.from(segs) };
 }
 
+const LOGPROB_WG = 256;
+/** Row-wise log-softmax at the label: 'forward' -> [N], 'grad' -> dy (onehot - softmax) [N, V]. */
+class LogprobProgram {
+  variableNames: string[];
+  uniforms = 'V : i32, N : i32,';
+  workgroupSize: [number, number, number] = [LOGPROB_WG, 1, 1];
+  outputShape: number[];
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  shaderKey: string;
+
+  constructor(util: WebGPUUtil, N: number, V: number, private readonly mode: 'forward' | 'grad') {
+    this.variableNames = mode === 'forward' ? ['logits', 'labels'] : ['logits', 'labels', 'dy'];
+    this.outputShape = mode === 'forward' ? [N] : [N, V];
+    this.dispatchLayout = util.flatDispatchLayout([N]);
+    this.dispatch = util.computeDispatch(this.dispatchLayout, [N], [1, 1, 1]); // one workgroup per row
+    this.shaderKey = `rarlhfLogprob_${mode}`;
+  }
+
+  getUserCode(): string {
+    const W = LOGPROB_WG;
+    const tree = (op: string) => `
+          for (var s = ${W / 2}; s > 0; s = s / 2) {
+            if (lane < s) { red[lane] = ${op}; }
+            workgroupBarrier();
+          }`;
+    const write = this.mode === 'forward'
+      ? `if (lane == 0 && row0 < uniforms.N) { result[row] = logits[base + labels[row]] - lse; }`
+      : `if (row0 < uniforms.N) {
+            let d = dy[row];
+            let y = labels[row];
+            for (var k = lane; k < V; k = k + ${W}) {
+              var g = -exp(logits[base + k] - lse) * d;
+              if (k == y) { g = g + d; }
+              result[base + k] = g;
+            }
+          }`;
+    return `
+      var<workgroup> red : array<f32, ${W}>;
+      fn main(index : i32) {
+        let row0 = index / ${W};
+        let row = min(row0, uniforms.N - 1); // workgroups past the last row (a reshaped dispatch) read row N-1, write nothing
+        let lane = i32(localId.x);
+        let V = uniforms.V;
+        let base = row * V;
+        var m = -3.402823e38;
+        for (var k = lane; k < V; k = k + ${W}) { m = max(m, logits[base + k]); }
+        red[lane] = m;
+        workgroupBarrier();
+        ${tree('max(red[lane], red[lane + s])')}
+        let mx = red[0];
+        workgroupBarrier();
+        var z = 0.0;
+        for (var k = lane; k < V; k = k + ${W}) { z = z + exp(logits[base + k] - mx); }
+        red[lane] = z;
+        workgroupBarrier();
+        ${tree('red[lane] + red[lane + s]')}
+        let lse = mx + log(red[0]);
+        ${write}
+      }`;
+  }
+}
+
+/** Kernel names of the fused log-prob pair (ops.ts calls them when registered for the active backend). */
+export const WEBGPU_LOGPROB = { forward: 'RarlhfLogprobWebGPU', grad: 'RarlhfLogprobGradWebGPU' } as const;
+
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 const kernel = (name: string) => {
   const k = tf.getKernel(name, 'webgpu');
@@ -126,6 +198,19 @@ export function registerWebGPUKernels(util: WebGPUUtil): void {
       return out;
     }) as unknown as tf.KernelFunc,
   });
+  for (const mode of ['forward', 'grad'] as const) {
+    tf.registerKernel({
+      kernelName: WEBGPU_LOGPROB[mode],
+      backendName: 'webgpu',
+      kernelFunc: ((args: KernelArgs) => {
+        const { logits, labels, dy } = args.inputs as { logits: tf.TensorInfo; labels: tf.TensorInfo; dy?: tf.TensorInfo };
+        const [N, V] = logits.shape;
+        const backend = args.backend as WebGPUBackendLike & { runWebGPUProgram(p: object, i: tf.TensorInfo[], d: tf.DataType, u: { type: string; data: number[] }[]): tf.TensorInfo };
+        const inputs = mode === 'forward' ? [logits, labels] : [logits, labels, dy!];
+        return backend.runWebGPUProgram(new LogprobProgram(util, N, V, mode), inputs, 'float32', [{ type: 'int32', data: [V] }, { type: 'int32', data: [N] }]);
+      }) as unknown as tf.KernelFunc,
+    });
+  }
   const reshape = kernel('Reshape');
   tf.unregisterKernel('UnsortedSegmentSum', 'webgpu');
   tf.registerKernel({
