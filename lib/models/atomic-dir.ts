@@ -45,8 +45,6 @@ export function writeDirAtomic(dir: string, fill: (tmp: string, step: (label: st
     throw e;
   }
   step(`rename ${path.basename(tmp)} -> ${name}`);
-  if (hadOld) {
-    fs.rmSync(old, { recursive: true, force: true });
-    step(`remove ${path.basename(old)}`);
-  }
+  if (hadOld) fs.rmSync(old, { recursive: true, force: true });
+  step(`remove ${path.basename(old)}`); // also without an old copy, so every write has the same steps
 }
