@@ -11,7 +11,8 @@ import { DExpertsLM, dexpertsLogits } from '../lib/models/dexperts';
 import { RestrictedVocabLM, withControlTokens } from '../lib/models/control-tokens';
 import { quantileTokens, quarkBatch, quarkLoss, refResponseLogits, trainQuark, warmupLinearFactor, type QuarkOptions } from '../lib/rl/quark';
 import { argmax, generationRows } from '../lib/pipeline/generations';
-import { loadLM, saveLM } from '../lib/pipeline/adapters';
+import { saveLM } from '../lib/pipeline/adapters';
+import { AutoModelForCausalLM } from '../lib/models/pretrained';
 import { parseMethods, methodRows, baselinesConfig } from '../lib/baselines/config';
 import { runBaselines } from '../lib/baselines/run';
 import { reproConfig } from '../lib/repro/config';
@@ -112,7 +113,7 @@ test('control tokens: text logits unchanged, KL to the initial model 0 without a
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-ctrl-'));
   saveLM(policy, toyTokenizer(), dir, { quark: { best_token: V } });
-  const back = loadLM(dir).model;
+  const back = (await AutoModelForCausalLM.fromPretrained(dir)).model;
   assert.equal(back.config.vocab_size, V + 3);
   close(back.namedWeights().get('transformer.wte.weight')!.dataSync(), policy.namedWeights().get('transformer.wte.weight')!.dataSync(), 0);
   fs.rmSync(dir, { recursive: true, force: true });

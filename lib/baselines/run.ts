@@ -18,7 +18,8 @@ import { frontierMarkdown, type FrontierResult } from '../eval/risk-frontier';
 import { markdownTable } from '../eval/tables';
 import { mean } from '../eval/metrics';
 import { Stage, configHash, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
-import { causalLMSteps, loadLM, saveLM, trainCausalLM } from '../pipeline/adapters';
+import { causalLMSteps, saveLM, trainCausalLM } from '../pipeline/adapters';
+import { AutoModelForCausalLM } from '../models/pretrained';
 import { generationRows, type GenerationModel } from '../pipeline/generations';
 import { evalSpec, modelPerplexity, resultsTable, seedFrontier, writeFigures } from '../pipeline/report';
 import { ppoSeedStages, prepareRepro, type ReproContext, type ReproOptions } from '../repro/pipeline';
@@ -58,7 +59,7 @@ async function antiExpertStage(ctx: ReproContext, timings: StageRecord[]): Promi
   const key = { trainer: 'trainSFT', role: 'anti-expert', init: shared.gpt2, sft: cfg.sft, texts: texts.length };
   const st = new Stage(path.join(cache, `anti-expert-${configHash(key)}`), 'anti-expert', key);
   const r = await runStage(st, progress, async (s) => {
-    const { model } = loadLM(shared.gpt2);
+    const { model } = await AutoModelForCausalLM.fromPretrained(shared.gpt2);
     progress.start('anti-expert', causalLMSteps(texts.length, cfg.sft));
     const summary = await trainCausalLM(model, shared.tokenizer, texts, s.dir, { ...cfg.sft, onStep: (i, loss) => progress.update(i, `loss ${loss.toFixed(3)}`) });
     model.dispose();
@@ -72,7 +73,7 @@ async function quarkStage(ctx: ReproContext, bc: BaselinesConfig, seed: number, 
   const key = { algo: 'quark', seed, quark: bc.quark, sft: shared.sft, reward: shared.reward, trainPrompts: trainPrompts.length };
   const st = new Stage(path.join(seedDir, 'quark'), `quark seed ${seed}`, key);
   const r = await runStage(st, progress, async (s) => {
-    const { model: init } = loadLM(shared.sft);
+    const { model: init } = await AutoModelForCausalLM.fromPretrained(shared.sft);
     progress.start('quark', bc.quark.steps);
     try {
       const q = await trainQuark({ ...bc.quark, seed }, {
@@ -103,12 +104,13 @@ function perplexityRow(row: string): string {
 }
 
 /** The generation model of a table row, and its perplexity on the held-out texts. */
-function buildRow(row: string, ctx: ReproContext, bc: BaselinesConfig, ckpt: Record<string, string>): Built {
+async function buildRow(row: string, ctx: ReproContext, bc: BaselinesConfig, ckpt: Record<string, string>): Promise<Built> {
   const { shared, pplTexts, cfg } = ctx;
   const tokenizer = shared.tokenizer;
   const ppl = (m: Parameters<typeof modelPerplexity>[0]) => async () => (await modelPerplexity(m, tokenizer, pplTexts, cfg.eval.perplexityChars)).mean;
-  const single = (dir: string, extra: Partial<GenerationModel> = {}): Built => {
-    const { model } = loadLM(dir);
+  const lm = async (dir: string) => (await AutoModelForCausalLM.fromPretrained(dir)).model;
+  const single = async (dir: string, extra: Partial<GenerationModel> = {}): Promise<Built> => {
+    const model = await lm(dir);
     return { gen: { name: row, model, tokenizer, ...extra }, ppl: ppl(model), dispose: () => model.dispose() };
   };
   if (row === 'gpt2' || row === 'sft' || row === 'rlhf' || row === 'ra_rlhf') return single(ckpt[row]);
@@ -117,13 +119,13 @@ function buildRow(row: string, ctx: ReproContext, bc: BaselinesConfig, ckpt: Rec
   const n = bestOfN(row);
   if (n !== null) return single(ckpt.sft, { bestOf: n });
   if (row === 'dexperts') {
-    const models = [ckpt.gpt2, ckpt.sft, ckpt.anti].map((d) => loadLM(d).model);
+    const models = [await lm(ckpt.gpt2), await lm(ckpt.sft), await lm(ckpt.anti)];
     const ens = new DExpertsLM(models[0], models[1], models[2], bc.dexperts.alpha, bc.dexperts.filterP);
     // filtered tokens have probability 0: perplexity under the unfiltered ensemble
     return { gen: { name: row, model: ens, tokenizer }, ppl: ppl(ens.withFilterP(1)), dispose: () => models.forEach((m) => m.dispose()) };
   }
   if (row === 'quark') {
-    const { model } = loadLM(ckpt.quark);
+    const model = await lm(ckpt.quark);
     const best = tokenizer.vocabSize; // the first control token = the best quantile
     return {
       gen: { name: row, model: new RestrictedVocabLM(model, tokenizer.vocabSize), tokenizer, queryPrefix: [best] },
@@ -176,7 +178,7 @@ export async function runBaselines(o: BaselinesOptions): Promise<BaselinesResult
       const table: Row[][] = [];
       const seconds: Record<string, number> = {};
       for (const row of rows) {
-        const b = buildRow(row, ctx, bc, ckpt);
+        const b = await buildRow(row, ctx, bc, ckpt);
         const tg = performance.now();
         try {
           progress.start(`generate ${row}`, testPrompts.length);
@@ -210,7 +212,7 @@ export async function runBaselines(o: BaselinesOptions): Promise<BaselinesResult
       const source = perplexityRow(row);
       const key = `${source}:${ckpt[source] ?? ckpt.anti ?? ''}`;
       if (!pplCache.has(key)) {
-        const b = buildRow(source, ctx, bc, ckpt);
+        const b = await buildRow(source, ctx, bc, ckpt);
         try { pplCache.set(key, await b.ppl()); } finally { b.dispose(); }
       }
       ppl[row].push(pplCache.get(key)!);

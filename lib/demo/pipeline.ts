@@ -19,11 +19,12 @@ import { readMetricsJsonl } from '../eval/figures';
 import { generateCorpus, hostileTailThreshold, splitCorpus, type DemoReview } from './corpus';
 import { demoConfig, type DemoConfig } from './config';
 import { Progress, Stage, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
-import { causalLMSteps, loadLM, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
+import { causalLMSteps, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
+import { AutoModelForCausalLM } from '../models/pretrained';
 import { trainSentimentReward } from '../pipeline/reward-adapter';
 import { AutoRewardModel } from '../rewards/load';
 import { runPPOStage } from '../pipeline/ppo-adapter';
-import { generationRows } from '../pipeline/generations';
+import { generationRows, loadGenerationModels } from '../pipeline/generations';
 import { evalSpec, evaluateFile, exampleGenerations, modelPerplexity, resultsTable, writeFigures } from '../pipeline/report';
 
 export interface DemoOptions {
@@ -107,7 +108,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // 3. Pretraining: the stand-in for GPT-2's web pretraining ------------------------------------
   const lmStage = async (name: string, texts: string[], init: string | null, hp: DemoConfig['pretrain']) =>
     runStage(new Stage(dir(name), name, { trainer: 'trainSFT', hp, model: cfg.model, init, seed: cfg.seed, corpus: cfg.corpus, tokenizer: cfg.tokenizer }), progress, async (st) => {
-      const model = init ? loadLM(dir(init)).model : new GPT2LMHeadModel(tinyGPT2Config(cfg.model, tokenizer), { seed: cfg.seed });
+      const model = init ? (await AutoModelForCausalLM.fromPretrained(dir(init))).model : new GPT2LMHeadModel(tinyGPT2Config(cfg.model, tokenizer), { seed: cfg.seed });
       progress.start(name, causalLMSteps(texts.length, hp));
       const summary = await trainCausalLM(model, tokenizer, texts, st.dir, {
         ...hp, seed: cfg.seed, appendEos: true, onStep: (step, loss) => progress.update(step, `loss ${loss.toFixed(3)}`),
@@ -154,7 +155,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     ...Object.fromEntries(arms.map((a) => [a.name, `${a.name}/checkpoints/final`])),
   };
   await runStage(new Stage(dir('generations'), 'generations', { cfg, ckpt }), progress, async () => {
-    const models = names.map((name) => ({ name, ...loadLM(dir(ckpt[name])) }));
+    const models = await loadGenerationModels(names.map((name) => ({ name, dir: dir(ckpt[name]) })));
     progress.start('generate', evalPrompts.length * models.length);
     const rows = await generationRows(
       evalPrompts.map((r) => ({ prompt: r.prompt, cls: r.label, extra: { hostile: r.hostile } })),
@@ -174,7 +175,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const pplTexts = test.filter((r) => r.label === 1).slice(0, cfg.eval.perplexityTexts).map((r) => r.text);
   const ppl: Record<string, number[]> = {};
   for (const name of names) {
-    const { model } = loadLM(dir(ckpt[name]));
+    const { model } = await AutoModelForCausalLM.fromPretrained(dir(ckpt[name]));
     ppl[name] = [(await modelPerplexity(model, tokenizer, pplTexts)).mean];
     model.dispose();
   }

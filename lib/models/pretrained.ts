@@ -38,14 +38,22 @@ export const AutoTokenizer = {
   },
 };
 
-export const AutoModelForCausalLM = {
-  /** The LM of a checkpoint (a value head in it is ignored), with its tokenizer when it has one. */
-  async fromPretrained(idOrDir: string, o: PretrainedOptions = {}): Promise<{ model: GPT2LMHeadModel; tokenizer?: GPT2Tokenizer; dir: string }> {
-    const dir = await resolvePretrained(idOrDir, o);
-    const { model, tokenizer } = loadGPT2(dir);
-    return { model, tokenizer, dir };
-  },
-};
+interface LoadedLM { model: GPT2LMHeadModel; tokenizer?: GPT2Tokenizer; dir: string }
+
+/** The LM of a checkpoint (a value head in it is ignored), with its tokenizer when it has one (required with `requireTokenizer`). */
+async function causalLM(idOrDir: string, o: PretrainedOptions & { requireTokenizer: true }): Promise<LoadedLM & { tokenizer: GPT2Tokenizer }>;
+async function causalLM(idOrDir: string, o?: PretrainedOptions & { requireTokenizer?: boolean }): Promise<LoadedLM>;
+async function causalLM(idOrDir: string, o: PretrainedOptions & { requireTokenizer?: boolean } = {}): Promise<LoadedLM> {
+  const dir = await resolvePretrained(idOrDir, o);
+  const { model, tokenizer } = loadGPT2(dir);
+  if (o.requireTokenizer && !tokenizer) {
+    model.dispose();
+    throw new Error(`${o.field ? `config field "${o.field}": ` : ''}${missingTokenizerMessage(dir)}`);
+  }
+  return { model, tokenizer, dir };
+}
+
+export const AutoModelForCausalLM = { fromPretrained: causalLM };
 
 /** trl's AutoModelForCausalLMWithValueHead: v_head from the checkpoint when it has one, else freshly initialised. */
 export const AutoModelForCausalLMWithValueHead = {

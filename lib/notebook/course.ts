@@ -26,7 +26,7 @@ import { evaluateImdb } from '../rewards/evaluate';
 import type { KitRewardModel } from '../rewards/trained';
 import type { RewardModel } from '../rewards/types';
 import { runPPOStage } from '../pipeline/ppo-adapter';
-import { loadLM } from '../pipeline/adapters';
+import { AutoModelForCausalLM } from '../models/pretrained';
 import type { GPT2LMHeadModel } from '../models/gpt2';
 import { Progress } from '../pipeline/run-dir';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
@@ -240,12 +240,12 @@ export function courseTask(c: Course): string {
 }
 
 /** The named checkpoints (gpt2, sft, rlhf, ra_rlhf) as generation models; dispose them after use. */
-export function loadCourseModels(c: Course, tokenizer: GPT2Tokenizer, names: readonly CourseModel[]): { name: string; model: GPT2LMHeadModel; tokenizer: GPT2Tokenizer }[] {
+export async function loadCourseModels(c: Course, tokenizer: GPT2Tokenizer, names: readonly CourseModel[]): Promise<{ name: string; model: GPT2LMHeadModel; tokenizer: GPT2Tokenizer }[]> {
   const dirs = courseCheckpoints(c);
-  return names.map((name) => loadGenerationModel(name, requireCourseDir(c, dirs[name], name === 'gpt2' || name === 'sft' ? '02-policy-and-sft.ipynb' : '03-rlhf-vs-ra-rlhf.ipynb'), tokenizer));
+  return Promise.all(names.map((name) => loadGenerationModel(name, requireCourseDir(c, dirs[name], name === 'gpt2' || name === 'sft' ? '02-policy-and-sft.ipynb' : '03-rlhf-vs-ra-rlhf.ipynb'), tokenizer)));
 }
 
 /** One checkpoint folder as a generation model named `name` (positional: see trainCoursePPO). */
-export function loadGenerationModel(name: string, dir: string, tokenizer: GPT2Tokenizer): { name: string; model: GPT2LMHeadModel; tokenizer: GPT2Tokenizer } {
-  return { name, model: loadLM(dir).model, tokenizer };
+export async function loadGenerationModel(name: string, dir: string, tokenizer: GPT2Tokenizer): Promise<{ name: string; model: GPT2LMHeadModel; tokenizer: GPT2Tokenizer }> {
+  return { name, model: (await AutoModelForCausalLM.fromPretrained(dir)).model, tokenizer };
 }

@@ -5,7 +5,7 @@
  */
 import { GPT2LMHeadModel, type GPT2Config } from '../models/gpt2';
 import { trainSFT } from '../rl/sft';
-import { loadGPT2, saveCheckpoint } from '../models/checkpoint';
+import { saveCheckpoint } from '../models/checkpoint';
 import { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 
 export interface TinyModelSpec { n_layer: number; n_embd: number; n_head: number; n_positions: number; dropout: number }
@@ -21,16 +21,6 @@ export function tinyGPT2Config(spec: TinyModelSpec, tokenizer: GPT2Tokenizer): P
 /** HF-layout checkpoint folder (lib/models/checkpoint.ts): config.json, model.safetensors, tokenizer files. */
 export function saveLM(model: GPT2LMHeadModel, tokenizer: GPT2Tokenizer, dir: string, extra?: Record<string, unknown>): void {
   saveCheckpoint(dir, { config: model.config, weights: new Map(model.namedWeights()), tokenizer, extra });
-}
-
-/** Load the LM of a checkpoint (a PPO checkpoint's value head is dropped); its tokenizer is required. */
-export function loadLM(dir: string): { model: GPT2LMHeadModel; tokenizer: GPT2Tokenizer } {
-  const { model, tokenizer } = loadGPT2(dir);
-  if (!tokenizer) {
-    model.dispose();
-    throw new Error(`${dir}: no tokenizer files (vocab.json + merges.txt or tokenizer.json) next to the weights`);
-  }
-  return { model, tokenizer };
 }
 
 export interface LMTrainOptions {

@@ -8,6 +8,8 @@
  */
 import { Rng } from '../engine/rng';
 import { generate, type CausalLM } from '../models/generate';
+import type { GPT2LMHeadModel } from '../models/gpt2';
+import { AutoModelForCausalLM } from '../models/pretrained';
 import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import type { RewardModel } from '../rewards/types';
 import type { Row } from '../eval/generations';
@@ -23,6 +25,16 @@ export interface GenerationModel {
   queryPrefix?: number[];
   /** best-of-n (rejection sampling): sample n responses per row, keep the highest-reward one (n reward calls per row) */
   bestOf?: number;
+}
+
+/** Checkpoint folders as generation models, each with its own tokenizer (required); dispose them after use. */
+export async function loadGenerationModels(checkpoints: readonly { name: string; dir: string }[]): Promise<(GenerationModel & { model: GPT2LMHeadModel })[]> {
+  const models: (GenerationModel & { model: GPT2LMHeadModel })[] = [];
+  for (const { name, dir } of checkpoints) {
+    const { model, tokenizer } = await AutoModelForCausalLM.fromPretrained(dir, { requireTokenizer: true });
+    models.push({ name, model, tokenizer });
+  }
+  return models;
 }
 
 export interface GenerationPrompt {

@@ -11,7 +11,7 @@ import { trainPPO } from '../rl/train-loop';
 import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import type { RewardModel } from '../rewards/types';
 import type { Progress } from './run-dir';
-import { loadLM } from './adapters';
+import { AutoModelForCausalLM, AutoModelForCausalLMWithValueHead } from '../models/pretrained';
 
 export interface PPOScaled {
   steps: number; batchSize: number; miniBatchSize: number; ppoEpochs: number; lr: number; initKlCoef: number;
@@ -64,8 +64,8 @@ export function ppoTrainConfig(o: Pick<PPOStageOptions, 'task' | 'ppo' | 'risk' 
 
 export async function runPPOStage(o: PPOStageOptions): Promise<Record<string, unknown>> {
   const config = ppoTrainConfig(o);
-  const policy = new GPT2WithValueHead(loadLM(o.initDir).model, { seed: o.seed });
-  const ref = loadLM(o.initDir).model;
+  const policy = (await AutoModelForCausalLMWithValueHead.fromPretrained(o.initDir, { valueHeadSeed: o.seed })).model;
+  const ref = (await AutoModelForCausalLM.fromPretrained(o.initDir)).model;
   o.progress.start(o.algo, o.ppo.steps);
   try {
     const r = await trainPPO(config, {

@@ -23,9 +23,10 @@ import { readGenerations, writeGenerations, type GenerationsTable } from '../eva
 import { evaluateTable, meanQuantileCurves, type EvalResult } from '../eval/evaluate';
 import { readMetricsJsonl } from '../eval/figures';
 import { Progress, Stage, configHash, runStage, writeJson, type StageRecord } from '../pipeline/run-dir';
-import { causalLMSteps, loadLM, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
+import { causalLMSteps, tinyGPT2Config, trainCausalLM } from '../pipeline/adapters';
+import { AutoModelForCausalLM } from '../models/pretrained';
 import { runPPOStage } from '../pipeline/ppo-adapter';
-import { generationRows } from '../pipeline/generations';
+import { generationRows, loadGenerationModels } from '../pipeline/generations';
 import { evalSpec, modelPerplexity, resultsTable, seedFrontier, writeFigures } from '../pipeline/report';
 import { frontierMarkdown } from '../eval/risk-frontier';
 import { reproConfig, type ReproConfig } from './config';
@@ -91,7 +92,7 @@ async function sharedStages(cfg: ReproConfig, task: TaskData, o: ReproOptions, c
   const sftKey = { trainer: 'trainSFT', pre: configHash(preKey), sft: cfg.sft, sftTexts: task.sftTexts.length };
   const sftStage = stage('sft', sftKey);
   await runStage(sftStage, progress, async (st) => {
-    const { model } = loadLM(gpt2);
+    const { model } = await AutoModelForCausalLM.fromPretrained(gpt2);
     const sftTexts = cfg.sft.maxTexts ? task.sftTexts.slice(0, cfg.sft.maxTexts) : task.sftTexts;
     progress.start('sft', causalLMSteps(sftTexts.length, cfg.sft));
     const summary = await trainCausalLM(model, tokenizer, sftTexts, st.dir, { ...cfg.sft, onStep: (s, loss) => progress.update(s, `loss ${loss.toFixed(3)}`) });
@@ -166,7 +167,7 @@ export async function prepareRepro(o: ReproOptions, command = 'repro'): Promise<
 
   // Perplexity of GPT2 / SFT does not depend on the seed: once.
   const pplOf = async (dir: string) => {
-    const { model } = loadLM(dir);
+    const { model } = await AutoModelForCausalLM.fromPretrained(dir);
     try { return (await modelPerplexity(model, shared.tokenizer, pplTexts, cfg.eval.perplexityChars)).mean; } finally { model.dispose(); }
   };
   return { spec, dataDir: o.dataDir, cfg, out, cache, progress, timings, shared, reward, task, taskNotes: task.notes, trainPrompts, testPrompts, pplTexts, pplOf };
@@ -206,7 +207,7 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
     const ckpt: Record<string, string> = { gpt2: shared.gpt2, sft: shared.sft, rlhf: ppoRuns.rlhf.checkpoint, ra_rlhf: ppoRuns.ra_rlhf.checkpoint };
     const genFile = path.join(seedDir, 'generations.jsonl');
     await runStage(new Stage(path.join(seedDir, 'generations'), `generations seed ${seed}`, { seed, eval: cfg.eval, ckpt }), progress, async () => {
-      const models = REPRO_MODELS.map((name) => ({ name, ...loadLM(ckpt[name]) }));
+      const models = await loadGenerationModels(REPRO_MODELS.map((name) => ({ name, dir: ckpt[name] })));
       progress.start('generate', testPrompts.length * models.length);
       const rows = await generationRows(testPrompts.map((p) => ({ prompt: p.query, cls: p.label })), models, reward, {
         maxNewTokens: cfg.eval.maxNewTokens, minNewTokens: cfg.eval.minNewTokens, seed, onProgress: (d) => progress.update(d),

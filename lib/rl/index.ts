@@ -12,7 +12,7 @@ export type { Algo, TrainPPODeps, TrainPPOResult, StepRecord } from './train-loo
 export { trainSFT, heldOutLoss, trainSFT as sft } from './sft';
 export type { SFTOptions, SFTDeps, SFTResult, SFTStepRecord } from './sft';
 export { NamedAdam } from './adam';
-export { setupPPO, setupSFT, loadLM, loadPolicy, defaultTokenizer } from './setup';
+export { setupPPO, setupSFT, defaultTokenizer } from './setup';
 export { trainQuark, quarkLoss, quarkBatch, quantileTokens, refResponseLogits } from './quark';
 export type { QuarkOptions, QuarkDeps, QuarkResult } from './quark';
 export { loadTrainConfig, loadSFTConfig, TRAIN_DEFAULTS } from './config';

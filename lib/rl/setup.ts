@@ -26,18 +26,6 @@ function ownTokenizer(tokenizer: GPT2Tokenizer | undefined, dir: string, field: 
   throw new Error(`config field "${field}": ${missingTokenizerMessage(dir)}; ${hint}`);
 }
 
-/** A GPT2LMHeadModel with the LM weights of checkpoint `dir` (a folder or Hub id; a value head in it is ignored). */
-export async function loadLM(dir: string, field: string): Promise<{ lm: GPT2LMHeadModel; tokenizer?: GPT2Tokenizer; dir: string }> {
-  const r = await AutoModelForCausalLM.fromPretrained(dir, { field });
-  return { lm: r.model, tokenizer: r.tokenizer, dir: r.dir };
-}
-
-/** Policy with value head: v_head from the checkpoint when it has one, else freshly initialised (trl). */
-export async function loadPolicy(dir: string, field: string, valueHeadSeed: number): Promise<{ policy: GPT2WithValueHead; tokenizer?: GPT2Tokenizer; dir: string }> {
-  const r = await AutoModelForCausalLMWithValueHead.fromPretrained(dir, { field, valueHeadSeed });
-  return { policy: r.model, tokenizer: r.tokenizer, dir: r.dir };
-}
-
 export interface PPOSetup {
   policy: GPT2WithValueHead;
   ref: GPT2LMHeadModel;
@@ -48,9 +36,9 @@ export interface PPOSetup {
 }
 
 export async function setupPPO(cfg: TrainConfig): Promise<PPOSetup> {
-  const p = await loadPolicy(cfg.model.policy, 'model.policy', cfg.model.value_head_seed);
-  const policy = p.policy;
-  const ref = (await loadLM(cfg.model.ref ?? cfg.model.policy, cfg.model.ref ? 'model.ref' : 'model.policy')).lm;
+  const p = await AutoModelForCausalLMWithValueHead.fromPretrained(cfg.model.policy, { field: 'model.policy', valueHeadSeed: cfg.model.value_head_seed });
+  const policy = p.model;
+  const ref = (await AutoModelForCausalLM.fromPretrained(cfg.model.ref ?? cfg.model.policy, { field: cfg.model.ref ? 'model.ref' : 'model.policy' })).model;
   const tokenizer = ownTokenizer(p.tokenizer, p.dir, 'model.policy', 'a policy checkpoint must carry the tokenizer it was trained with (rarlhf sft / train write it)');
   if (tokenizer.vocabSize > policy.config.vocab_size) {
     throw new Error(`tokenizer has ${tokenizer.vocabSize} tokens but the policy's vocab_size is ${policy.config.vocab_size}`);
@@ -78,8 +66,8 @@ export async function setupSFT(cfg: SFTConfig): Promise<SFTSetup> {
   let model: GPT2LMHeadModel;
   let tokenizer: GPT2Tokenizer | undefined = cfg.model.tokenizer ? GPT2Tokenizer.fromDir(cfg.model.tokenizer) : undefined;
   if (cfg.model.init) {
-    const l = await loadLM(cfg.model.init, 'model.init');
-    model = l.lm;
+    const l = await AutoModelForCausalLM.fromPretrained(cfg.model.init, { field: 'model.init' });
+    model = l.model;
     tokenizer = tokenizer ?? ownTokenizer(l.tokenizer, l.dir, 'model.init', 'add its tokenizer files, or name the tokenizer folder in model.tokenizer');
   }
   tokenizer = tokenizer ?? defaultTokenizer(cfg.data_dir);

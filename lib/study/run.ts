@@ -18,7 +18,7 @@ import { getTaskSpec } from '../data/tasks';
 import { reproConfig } from '../repro/config';
 import { REWARD_KINDS, prepareRepro, type ReproContext } from '../repro/pipeline';
 import { Stage, configHash, runStage, writeJson } from '../pipeline/run-dir';
-import { loadLM } from '../pipeline/adapters';
+import { AutoModelForCausalLM } from '../models/pretrained';
 import { ppoTrainConfig, runPPOStage } from '../pipeline/ppo-adapter';
 import { generationRows } from '../pipeline/generations';
 import { writeGenerations } from '../eval/generations';
@@ -100,7 +100,7 @@ async function runArmSeed(ctx: ReproContext, arm: StudyArm, seed: number): Promi
   const genFile = path.join(dir, 'generations.jsonl');
   const evalKey = { train: configHash(trainKey), eval: cfg.eval, prompts: configHash(ctx.testPrompts.map((p) => p.query)), pplTexts: configHash(ctx.pplTexts) };
   const ev = await runStage(new Stage(path.join(dir, 'eval'), `${arm.name} seed ${seed} eval`, evalKey), progress, async () => {
-    const lm = loadLM(ckpt);
+    const lm = await AutoModelForCausalLM.fromPretrained(ckpt, { requireTokenizer: true });
     try {
       progress.start('generate', ctx.testPrompts.length);
       // generation seed = the PPO seed, as repro: every arm of a seed samples with the same stream

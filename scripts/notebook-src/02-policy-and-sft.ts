@@ -123,9 +123,10 @@ check("pretraining learnt the language: held-out loss below ln V / 2", Number(pr
 // RA-RLHF and their KL reference. It starts from the pretrained checkpoint.
 
 // %%
-import { loadLM } from "../dist/lib/pipeline/adapters";
+import { AutoModelForCausalLM } from "../dist/lib/models/pretrained";
 
-const sftModel = loadLM(dirs.gpt2).model;
+// the one loading verb: a checkpoint folder (or a Hugging Face id) -> model (+ its tokenizer)
+const sftModel = (await AutoModelForCausalLM.fromPretrained(dirs.gpt2)).model;
 t0 = performance.now();
 const sft = await trainCausalLM(sftModel, tokenizer, course.sftTexts, path.join(course.runDir, "sft"),
   { ...course.hyper.sft, seed: 0, appendEos: true });
@@ -156,7 +157,7 @@ await showFigure(tslab.display, {
 // %%
 import { generate } from "../dist/lib/models/generate";
 
-const pretrained = loadLM(dirs.gpt2).model;
+const pretrained = (await AutoModelForCausalLM.fromPretrained(dirs.gpt2)).model;
 const sampleOf = (model: GPT2LMHeadModel) =>
   generate(model, examples.map((p) => p.ids), { maxNewTokens: course.hyper.ppo.maxNewTokens, minNewTokens: course.hyper.ppo.maxNewTokens, eosTokenId: tokenizer.eosTokenId, seed: 1 })
     .responses.map((r) => tokenizer.decode(r));

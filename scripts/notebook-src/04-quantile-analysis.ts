@@ -45,7 +45,7 @@ import { writeGenerations } from "../dist/lib/eval/generations";
 
 const reward = await KitRewardModel.load(requireCourseDir(course, dirs.reward, "03-rlhf-vs-ra-rlhf.ipynb"));
 const testPrompts = (await coursePrompts(course, tokenizer)).test;
-const models = loadCourseModels(course, tokenizer, MODELS);
+const models = await loadCourseModels(course, tokenizer, MODELS);
 const t0 = performance.now();
 const rows = await generationRows(testPrompts.map((p) => ({ prompt: p.prompt, cls: p.label, extra: { hostile: p.hostile } })),
   models, reward, { maxNewTokens: course.hyper.eval.maxNewTokens, seed: 0, batchSize: 64 });

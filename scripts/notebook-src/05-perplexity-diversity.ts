@@ -41,7 +41,7 @@ const meanPerplexity = async (model: GPT2LMHeadModel, texts: string[]) =>
   (await perplexity(causalLMLogprobs(model), tokenizer, texts, { maxChars: 200, batchSize: 16, bosTokenId: tokenizer.bosTokenId, padTokenId: tokenizer.padTokenId })).meanPerplexity;
 const pplTexts = course.heldOut.positive.slice(0, course.hyper.eval.pplTexts);
 const ppl: Record<string, number> = {};
-for (const m of loadCourseModels(course, tokenizer, MODELS)) {
+for (const m of await loadCourseModels(course, tokenizer, MODELS)) {
   ppl[m.name] = await meanPerplexity(m.model, pplTexts);
   m.model.dispose();
 }
@@ -77,7 +77,7 @@ import { evalSpec } from "../dist/lib/pipeline/report";
 const reward = await KitRewardModel.load(dirs.reward);
 const test = (await coursePrompts(course, tokenizer)).test;
 const DIVERSE_FILE = path.join(course.runDir, "generations-4-samples.jsonl");
-const models = loadCourseModels(course, tokenizer, MODELS);
+const models = await loadCourseModels(course, tokenizer, MODELS);
 // distinct prompt texts: samples are grouped by prompt, and generated reviews repeat openings
 const distinctPrompts = [...new Map(test.map((p) => [p.prompt, p])).values()].slice(0, 100);
 writeGenerations(DIVERSE_FILE, await generationRows(distinctPrompts.map((p) => ({ prompt: p.prompt, cls: p.label })),
@@ -141,7 +141,7 @@ const GEN04 = path.join(course.runDir, "generations.jsonl");
 const TAIL = courseTail(course, readGenerations(GEN04).rows.map((r) => ({ promptScore: Number(r.prompt_score), hostile: r.hostile === true })));
 const ablation: Record<string, number>[] = [];
 for (let i = 0; i < grid.length; i++) {
-  const policy = loadGenerationModel("policy", path.join(runDirs[i], "checkpoints", "final"), tokenizer);
+  const policy = await loadGenerationModel("policy", path.join(runDirs[i], "checkpoints", "final"), tokenizer);
   const model = policy.model;
   const file = path.join(runDirs[i], "generations.jsonl");
   writeGenerations(file, await generationRows(test.map((p) => ({ prompt: p.prompt, cls: p.label })), [policy], reward,

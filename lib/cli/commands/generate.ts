@@ -13,8 +13,7 @@ import { minNewTokens } from '../../data/prompts';
 import { loadRewardModel } from '../../rewards/load';
 import { evalRowsFor } from '../../rewards/heldout';
 import { writeGenerations } from '../../eval/generations';
-import { loadLM } from '../../pipeline/adapters';
-import { generationRows, type GenerationModel } from '../../pipeline/generations';
+import { generationRows, loadGenerationModels, type GenerationModel } from '../../pipeline/generations';
 import { Progress } from '../../pipeline/run-dir';
 import { readDefaults } from '../../data/readers';
 import { parseDecimal } from '../../data/strict';
@@ -84,10 +83,9 @@ export async function run(argv: string[]): Promise<void> {
   const progress = new Progress(values.quiet);
 
   await initEngine({ quiet: values.quiet });
-  const loaded = values.model.map(parseModelArg).map(({ name, dir }) => {
-    if (!fs.existsSync(dir)) throw new Error(`generate: --model ${name}=${dir}: folder not found`);
-    return { name, ...loadLM(dir) };
-  });
+  const args = values.model.map(parseModelArg);
+  for (const { name, dir } of args) if (!fs.existsSync(dir)) throw new Error(`generate: --model ${name}=${dir}: folder not found`);
+  const loaded = await loadGenerationModels(args);
   const models: GenerationModel[] = loaded;
   // Prompts are the first L tokens under the first model's tokenizer (the policies of one run share it).
   const reward = await loadRewardModel(values.reward ?? spec.reward.model);
