@@ -10,11 +10,13 @@ const BENCHES: Record<string, string> = {
   ppo: '../../bench/ppo',
   reward: '../../bench/reward',
   eval: '../../bench/eval',
+  // paper-scale webgpu throughput (scripts/gpu-check.sh); needs a GPU adapter, so not part of `all`
+  gpu: '../../bench/gpu',
 };
 
 export async function run(argv: string[]): Promise<void> {
   const which = argv[0] ?? 'all';
-  const names = which === 'all' ? Object.keys(BENCHES) : [which];
+  const names = which === 'all' ? Object.keys(BENCHES).filter((n) => n !== 'gpu') : [which];
   for (const name of names) {
     const file = BENCHES[name];
     if (!file) throw new Error(`unknown benchmark "${name}" (choose ${Object.keys(BENCHES).join(', ')} or all)`);
