@@ -6,7 +6,6 @@
 import * as path from 'node:path';
 import { TRAIN_DEFAULTS, loadTrainConfig, type TrainConfig } from '../rl/config';
 import type { Json } from '../config/index';
-import { GPT2WithValueHead } from '../models/gpt2';
 import { trainPPO } from '../rl/train-loop';
 import type { GPT2Tokenizer } from '../text/gpt2-tokenizer';
 import type { RewardModel } from '../rewards/types';
