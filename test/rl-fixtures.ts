@@ -63,7 +63,7 @@ export function toyTrainConfig(over: { steps?: number; B?: number; mbs?: number;
   c.generation = { max_new_tokens: 6, min_length: 0, min_new_tokens: 0, top_k: 0, top_p: 1, temperature: 1, chunk_size: null };
   c.ppo = { ...c.ppo, learning_rate: over.lr ?? 3e-3, batch_size: over.B ?? 16, mini_batch_size: over.mbs ?? 16, init_kl_coef: 0.05 };
   c.risk = { ...c.risk, alpha: over.alpha ?? 0.25, n: over.n ?? 2, rho: 0.6, M: null };
-  c.train = { steps: over.steps ?? 4, epochs: 1, save_every: 1000, rollout_dropout: false, max_prompts: null };
+  c.train = { steps: over.steps ?? 4, epochs: 1, save_every: 1000, rollout_dropout: false, max_prompts: null, prompts_file: null };
   return c;
 }
 

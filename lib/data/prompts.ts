@@ -3,6 +3,7 @@
  * `input_ids = tokenizer.encode(text)[:L]` (no BOS), `query = tokenizer.decode(input_ids)`.
  * A text shorter than L tokens gives a shorter prompt (no padding, no drop), as in the paper.
  */
+import { loadRows, recordsFor, text } from './readers';
 
 /** The part of GPT2Tokenizer (lib/text/gpt2-tokenizer.ts) that prompts need. */
 export interface PromptTokenizer {
@@ -63,4 +64,15 @@ function firstTokens(text: string, tokenizer: PromptTokenizer, n: number): numbe
  */
 export function minNewTokens(minLength: number, promptLength: number): number {
   return Math.max(0, minLength - promptLength);
+}
+
+/**
+ * Train prompts from a file instead of a task (`train.prompts_file`): one row per prompt with a
+ * non-empty "prompt" field (JSONL/CSV/parquet), in file order, e.g. the demo corpus' train.jsonl or
+ * a generations table. Whole texts are prompts (no cut to L tokens: the file holds what to send).
+ */
+export async function readPromptFile(file: string): Promise<string[]> {
+  const { rows } = await loadRows(file, recordsFor(file), (r) => text(r, 'prompt'), { label: 'train.prompts_file', unit: 'prompts' });
+  if (rows.length === 0) throw new Error(`${file}: train.prompts_file holds no prompts (each row needs a non-empty "prompt" field)`);
+  return rows;
 }

@@ -132,6 +132,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 
   // 6. RLHF and RA-RLHF: same prompts, budget and seed; only the risk schedule differs ---------
   // Training prompts: the opening sentence of every training review (the hostile tail included).
+  const promptsFile = path.join(dir('corpus'), 'train.jsonl');
   const prompts = train.map((r) => tokenizer.encode(r.prompt));
   const arms = o.arms ?? [];
   const ppoRuns = [{ name: 'rlhf', algo: 'rlhf' as const, sets: [] as readonly string[] }, { name: 'ra_rlhf', algo: 'ra_rlhf' as const, sets: [] }, ...arms.map((a) => ({ ...a, algo: 'ra_rlhf' as const }))];
@@ -142,7 +143,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     await runStage(new Stage(dir(run.name), run.name, key), progress, async (st) =>
       runPPOStage({
         algo, task: 'demo', initDir: path.join(dir('sft'), 'checkpoints', 'final'), outDir: st.dir, prompts, reward, tokenizer,
-        ppo: cfg.ppo, risk: cfg.risk, seed: cfg.seed, progress, sets: run.sets, rewardDir: path.join(dir('reward'), 'model'),
+        ppo: cfg.ppo, risk: cfg.risk, seed: cfg.seed, progress, sets: run.sets, rewardDir: path.join(dir('reward'), 'model'), promptsFile,
       }), timings);
   }
   const names = [...DEMO_MODELS, ...arms.map((a) => a.name)];

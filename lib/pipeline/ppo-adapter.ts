@@ -39,10 +39,12 @@ export interface PPOStageOptions {
    */
   rewardDir?: string;
   dataDir?: string;
+  /** the file `prompts` were encoded from (rows with a "prompt" field, in order), for tasks without a loader (the demo) */
+  promptsFile?: string;
 }
 
 /** The trainPPO config of a pipeline stage: paper defaults + the scaled fields (+ `sets`, validated). */
-export function ppoTrainConfig(o: Pick<PPOStageOptions, 'task' | 'ppo' | 'risk' | 'seed' | 'sets'> & Partial<Pick<PPOStageOptions, 'initDir' | 'rewardDir' | 'dataDir'>>): TrainConfig {
+export function ppoTrainConfig(o: Pick<PPOStageOptions, 'task' | 'ppo' | 'risk' | 'seed' | 'sets'> & Partial<Pick<PPOStageOptions, 'initDir' | 'rewardDir' | 'dataDir' | 'promptsFile'>>): TrainConfig {
   const d = TRAIN_DEFAULTS;
   const config: TrainConfig = {
     ...d,
@@ -55,7 +57,7 @@ export function ppoTrainConfig(o: Pick<PPOStageOptions, 'task' | 'ppo' | 'risk' 
     // M = the number of PPO steps actually run, as the authors hard-code M = batches in one pass.
     risk: { ...d.risk, alpha: o.risk.alpha, n: o.risk.warmStart, rho: o.risk.rho, M: o.ppo.steps },
     reward: { ...d.reward, model: o.rewardDir ? path.resolve(o.rewardDir) : '', batch_size: 256 },
-    train: { ...d.train, steps: o.ppo.steps, save_every: o.ppo.steps },
+    train: { ...d.train, steps: o.ppo.steps, save_every: o.ppo.steps, prompts_file: o.promptsFile ? path.resolve(o.promptsFile) : null },
   };
   if (!o.sets?.length) return config;
   return loadTrainConfig(undefined, [...o.sets], config as unknown as Record<string, Json>);

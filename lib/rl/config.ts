@@ -9,7 +9,8 @@ import { RISK_MEASURES, type RiskMeasure } from './risk-measures';
 import type { SFTOptions } from './sft';
 import { Json, Schema, resolveConfig } from '../config/index';
 
-// 'demo': the offline demo's generated task (lib/demo), trained through the same train config
+// 'demo': the offline demo's generated task (lib/demo); it has no loader, so its train config names
+// the corpus file in train.prompts_file
 const TASK_NAMES = [...Object.keys(TASKS), 'demo'];
 
 export interface TrainConfig {
@@ -50,7 +51,11 @@ export interface TrainConfig {
     sampler_eta: number;
     sampler_min_prob: number;
   };
-  train: { steps: number | null; epochs: number; save_every: number; rollout_dropout: boolean; max_prompts: number | null };
+  train: {
+    steps: number | null; epochs: number; save_every: number; rollout_dropout: boolean; max_prompts: number | null;
+    /** train prompts from a file of {"prompt": text} rows instead of the task's loader (lib/data/prompts.ts readPromptFile) */
+    prompts_file: string | null;
+  };
 }
 
 export const TRAIN_DEFAULTS: TrainConfig = {
@@ -65,7 +70,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
     alpha: 0.4, n: 30, rho: 0.95, M: 194, scheduler: 'new', rank_by: 'lambda_return_first_response_token', kl_input: 'sum_selected_over_B',
     measure: 'cvar_batch', samples_per_prompt: 1, entropic_lambda: 1, mv_coef: 0.5, sampler: 'uniform', sampler_bins: 5, sampler_eta: 0.3, sampler_min_prob: 0.2,
   },
-  train: { steps: null, epochs: 1, save_every: 10, rollout_dropout: false, max_prompts: null },
+  train: { steps: null, epochs: 1, save_every: 10, rollout_dropout: false, max_prompts: null, prompts_file: null },
 };
 
 const pos = { type: 'number', gt: 0 } as const;
@@ -126,6 +131,7 @@ export const TRAIN_SCHEMA: Schema = {
   'train.save_every': posInt,
   'train.rollout_dropout': { type: 'boolean' },
   'train.max_prompts': { ...posInt, nullable: true },
+  'train.prompts_file': { type: 'string', nullable: true },
 };
 
 export interface SFTConfig {

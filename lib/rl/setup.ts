@@ -10,6 +10,7 @@ import { missingTokenizerMessage } from '../models/load-checks';
 import { dataLog } from '../data/strict';
 import { GPT2LMHeadModel, GPT2WithValueHead, gpt2Config } from '../models/gpt2';
 import { resolveDataDir } from '../data/paths';
+import { readPromptFile } from '../data/prompts';
 import { loadTask } from '../data/tasks';
 import { loadRewardModel } from '../rewards/load';
 import type { RewardModel } from '../rewards/types';
@@ -44,15 +45,23 @@ export async function setupPPO(cfg: TrainConfig): Promise<PPOSetup> {
     throw new Error(`tokenizer has ${tokenizer.vocabSize} tokens but the policy's vocab_size is ${policy.config.vocab_size}`);
   }
   const rewardModel = await loadRewardModel(cfg.reward.model);
-  const task = await loadTask(cfg.task, { dataDir: cfg.data_dir ?? undefined, tokenizer });
-  let trainPrompts = task.train.map((t) => t.queryIds).filter((q) => q.length > 0);
-  const empty = task.train.length - trainPrompts.length;
-  if (empty > 0) dataLog(`${cfg.task}: dropped ${empty} of ${task.train.length} train prompts that tokenize to no tokens (empty prompts)`);
+  const { queries, notes } = await trainQueries(cfg, tokenizer);
+  let trainPrompts = queries.filter((q) => q.length > 0);
+  const empty = queries.length - trainPrompts.length;
+  if (empty > 0) dataLog(`${cfg.task}: dropped ${empty} of ${queries.length} train prompts that tokenize to no tokens (empty prompts)`);
   if (cfg.train.max_prompts !== null && trainPrompts.length > cfg.train.max_prompts) {
     dataLog(`${cfg.task}: train.max_prompts ${cfg.train.max_prompts} keeps the first ${cfg.train.max_prompts} of ${trainPrompts.length} train prompts`);
     trainPrompts = trainPrompts.slice(0, cfg.train.max_prompts);
   }
-  return { policy, ref, tokenizer, rewardModel, trainPrompts, notes: task.notes };
+  return { policy, ref, tokenizer, rewardModel, trainPrompts, notes };
+}
+
+/** Query ids from train.prompts_file when set, else from the task's loader ('demo' has none). */
+export async function trainQueries(cfg: TrainConfig, tokenizer: GPT2Tokenizer): Promise<{ queries: number[][]; notes: string[] }> {
+  if (cfg.train.prompts_file !== null) return { queries: (await readPromptFile(cfg.train.prompts_file)).map((p) => tokenizer.encode(p)), notes: [] };
+  if (cfg.task === 'demo') throw new Error('config field "task": the demo task has no data loader; name its prompts in train.prompts_file (rarlhf demo writes <demo>/corpus/train.jsonl)');
+  const task = await loadTask(cfg.task, { dataDir: cfg.data_dir ?? undefined, tokenizer });
+  return { queries: task.train.map((t) => t.queryIds), notes: task.notes };
 }
 
 export interface SFTSetup {
