@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { runDemo, DEMO_MODELS, MEASURE_ARMS } from '../lib/demo/pipeline';
 import { readGenerations, numberColumn } from '../lib/eval/generations';
 import { main } from '../lib/cli/main';
+import { assertSameRun } from './rl-fixtures';
 
 test('demo --quick runs end to end offline, writes every stage and the report, and resumes from cache', async () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-demo-'));
@@ -51,11 +52,7 @@ test('demo --quick runs end to end offline, writes every stage and the report, a
   // A stage's config.json replays it through the CLI (its prompts: train.prompts_file = the corpus' train.jsonl)
   const replay = path.join(out, 'replay');
   await main(['train', '--config', path.join(out, 'ra_rlhf', 'config.json'), '--out', replay, '--no-progress']);
-  const stepMetrics = (d: string) => lines(path.relative(out, path.join(d, 'metrics.jsonl'))).map((rec) =>
-    Object.fromEntries(Object.entries(rec).filter(([k]) => !k.startsWith('time') && !k.startsWith('memory') && k !== 'seconds')));
-  assert.deepEqual(stepMetrics(replay), stepMetrics(path.join(out, 'ra_rlhf')));
-  const weights = (d: string) => fs.readFileSync(path.join(d, 'checkpoints', 'final', 'model.safetensors'));
-  assert.deepEqual(weights(replay), weights(path.join(out, 'ra_rlhf')));
+  assertSameRun(replay, path.join(out, 'ra_rlhf'));
 
   // --measures: the four extra RA-RLHF arms train beside the cached paper stages and join the tables
   const r3 = await runDemo({ out, quick: true, quiet: true, png: false, arms: MEASURE_ARMS });

@@ -8,6 +8,7 @@ import { reproConfig } from '../lib/repro/config';
 import { getTaskSpec } from '../lib/data/tasks';
 import { readGenerations, numberColumn } from '../lib/eval/generations';
 import { main } from '../lib/cli/main';
+import { assertSameRun } from './rl-fixtures';
 
 const DATA = path.resolve(__dirname, '../../shared/data');
 
@@ -56,11 +57,6 @@ test('repro --quick imdb-mini: 2 seeds end to end, shared stages cached across r
   const stage = path.join(root, 'run2', 'seed-0', 'ra_rlhf');
   const replay = path.join(root, 'replay');
   await main(['train', '--config', path.join(stage, 'config.json'), '--out', replay, '--no-progress']);
-  const metrics = (d: string) => fs.readFileSync(path.join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
-    const rec = JSON.parse(l) as Record<string, number>;
-    return Object.fromEntries(Object.entries(rec).filter(([k]) => !k.startsWith('time') && !k.startsWith('memory') && k !== 'seconds'));
-  });
-  assert.deepEqual(metrics(replay), metrics(stage));
-  assert.deepEqual(fs.readFileSync(path.join(replay, 'checkpoints', 'final', 'model.safetensors')), fs.readFileSync(path.join(stage, 'checkpoints', 'final', 'model.safetensors')));
+  assertSameRun(replay, stage);
   fs.rmSync(root, { recursive: true, force: true });
 });

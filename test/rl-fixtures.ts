@@ -6,6 +6,9 @@
  * The hard prompts are the worst episodes, and what they need ('b') differs from what the bulk of
  * the batch rewards ('a'): the mean objective mostly teaches 'a'; CVaR selection teaches 'b'.
  */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { tf } from '../lib/engine';
 import { GPT2LMHeadModel, GPT2WithValueHead } from '../lib/models/gpt2';
 import type { RewardModel } from '../lib/rewards/types';
@@ -93,3 +96,17 @@ export function maxAbsDiff(a: Map<string, Float32Array>, b: Map<string, Float32A
 }
 
 export { tf };
+
+/**
+ * Assert that a replayed run equals the run it replays: the same per-step metrics (wall-clock and
+ * memory fields aside) and byte-identical final weights.
+ */
+export function assertSameRun(replay: string, original: string): void {
+  const metrics = (d: string) => fs.readFileSync(path.join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
+    const rec = JSON.parse(l) as Record<string, number>;
+    return Object.fromEntries(Object.entries(rec).filter(([k]) => !k.startsWith('time') && !k.startsWith('memory') && k !== 'seconds'));
+  });
+  assert.deepEqual(metrics(replay), metrics(original));
+  const weights = (d: string) => fs.readFileSync(path.join(d, 'checkpoints', 'final', 'model.safetensors'));
+  assert.deepEqual(weights(replay), weights(original));
+}
