@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { curveGroup, debiasedEma, seedBand } from '../lib/eval/curves';
 import { curveKeys, distributionShiftFigure, quantileFigure, trainingCurvesFigure } from '../lib/eval/figures';
-import { canonicalId, displayName, EXTRA_PALETTE, FONT, modelColor } from '../lib/eval/style';
+import { canonicalId, displayName, EXTRA_PALETTE, figureColors, FONT, modelColor } from '../lib/eval/style';
+import { frontierFigure, type FrontierResult } from '../lib/eval/risk-frontier';
 import type { EvalResult } from '../lib/eval/evaluate';
 
 const close = (a: readonly number[], b: readonly number[]) => {
@@ -32,6 +33,27 @@ test('the same model has the same colour and name in every figure', () => {
   assert.equal(tc.data[0].name, 'RA-RLHF');
   assert.equal((tc.data[0].line as { color: string }).color, modelColor('ra_rlhf'));
   assert.equal((qf.layout.font as { size: number }).size, FONT.size);
+});
+
+test('figureColors: arms of one figure never share a colour, whatever the trace order', () => {
+  const arms = ['rlhf', 'ra-cvar-batch', 'ra-cvar-per-prompt', 'ra-entropic', 'ra-mean-variance', 'ra-cesor-sampler'];
+  const hashed = arms.map(modelColor);
+  assert.ok(new Set(hashed).size < arms.length, 'the hashed colours of these six names collide (the case this guards)');
+  const color = figureColors(arms);
+  assert.equal(new Set(arms.map(color)).size, arms.length);
+  assert.equal(color('rlhf'), modelColor('rlhf')); // the paper's four keep their fixed colours
+  assert.equal(color('RA-CVaR batch'), color('ra-cvar-batch')); // by canonical id
+  const reversed = figureColors([...arms].reverse());
+  assert.deepEqual(arms.map(reversed), arms.map(color));
+  assert.equal(figureColors(['RA random', 'sft'])('RA random'), modelColor('RA random')); // no collision: the hashed colour
+  // the frontier figure applies it
+  const point = { alpha: 1, cvar: 0, perSeed: [0], diff: 0, ci95: [0, 0] as [number, number] };
+  const f: FrontierResult = {
+    alphas: [1], reference: 'rlhf', resamples: 0, seed: 0, seeds: 1, prompts: [1], notes: [],
+    models: arms.map((name) => ({ name, reference: name === 'rlhf', points: [point] })),
+  };
+  const lines = frontierFigure(f).data.map((d) => (d.line as { color: string }).color);
+  assert.equal(new Set(lines).size, arms.length);
 });
 
 test('debiased EMA matches hand-computed values', () => {

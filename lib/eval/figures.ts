@@ -8,7 +8,7 @@ import { decodeUtf8Strict } from '../data/utf8';
 import * as fs from 'node:fs';
 import type { EvalResult } from './evaluate';
 import type { DiffBand } from './quantile-diff';
-import { axisStyle, baseLayout, CLASS_PALETTE, displayName, FONT, INSET_TICK_SIZE, modelColor, withAlpha } from './style';
+import { axisStyle, baseLayout, CLASS_PALETTE, displayName, FONT, figureColors, INSET_TICK_SIZE, withAlpha } from './style';
 import type { MetricsRecord } from './training-figures';
 
 export { DEFAULT_CURVE_KEYS, RAW_KEYS, curveKeys, preferFullBatch, trainingCurvesFigure } from './training-figures';
@@ -80,10 +80,11 @@ export function distributionShiftFigure(r: EvalResult, opts: DistributionShiftOp
   });
   const qi = panels.length;
   const curves = opts.quantileCurves ?? Object.fromEntries(r.models.map((m) => [m.name, m.quantileReward]));
+  const curveColor = figureColors(Object.keys(curves));
   for (const [name, ys] of Object.entries(curves)) {
     data.push({
       type: 'scatter', mode: 'lines', x: r.quantiles.q, y: ys.map(nullIfNaN), name: displayName(name), legendgroup: `model-${name}`,
-      line: { color: modelColor(name), width: 2.5 }, xaxis: axisName('x', qi), yaxis: axisName('y', qi),
+      line: { color: curveColor(name), width: 2.5 }, xaxis: axisName('x', qi), yaxis: axisName('y', qi),
     });
   }
   layout[axisKey('x', qi)] = axisStyle({ title: title('Prompt-score quantile (%)'), range: [0, 100], domain: panelDomain(qi, nPanels), anchor: axisName('y', qi) });
@@ -118,11 +119,13 @@ export function autoQuantileInset(q: readonly number[], curves: Record<string, n
   return top[1] - top[0] < 0.25 * (full[1] - full[0]) ? { x: [20, Math.max(...q)] } : null;
 }
 
-const quantileLines = (q: readonly number[], curves: Record<string, number[]>, extra: Record<string, unknown> = {}) =>
-  Object.entries(curves).map(([name, ys]) => ({
+function quantileLines(q: readonly number[], curves: Record<string, number[]>, extra: Record<string, unknown> = {}) {
+  const color = figureColors(Object.keys(curves));
+  return Object.entries(curves).map(([name, ys]) => ({
     type: 'scatter', mode: 'lines', x: [...q], y: ys.map(nullIfNaN), name: displayName(name), legendgroup: name,
-    line: { color: modelColor(name), width: 2.5 }, ...extra,
+    line: { color: color(name), width: 2.5 }, ...extra,
   }));
+}
 
 /** Reward vs prompt-score quantile, one line per model (cumulative slices, spec section 6). */
 export function quantileFigure(q: readonly number[], curves: Record<string, number[]>, titleText = 'Reward vs prompt-score quantile', opts: QuantileFigureOptions = {}): Figure {
@@ -163,8 +166,9 @@ export function quantileTailFigure(q: readonly number[], curves: Record<string, 
 /** A − B over quantiles, one line + bootstrap band per pair, and the zero line. */
 export function quantileDiffFigure(pairs: readonly { a: string; b: string; band: DiffBand }[], titleText?: string): Figure {
   const data: Record<string, unknown>[] = [];
+  const colorOf = figureColors(pairs.map((p) => p.a));
   for (const { a, b, band } of pairs) {
-    const color = modelColor(a);
+    const color = colorOf(a);
     const name = `${displayName(a)} − ${displayName(b)}`;
     const common = { type: 'scatter', mode: 'lines', x: band.q, legendgroup: name, showlegend: false, hoverinfo: 'skip', line: { width: 0, color } };
     if (band.lo.some(Number.isFinite)) {

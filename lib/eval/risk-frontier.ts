@@ -13,7 +13,7 @@ import { parseDecimal } from '../data/strict';
 import { pairedBootstrap, type BootstrapMetric } from './bootstrap';
 import type { PromptView } from './evaluate';
 import { cvar, mean } from './metrics';
-import { axisStyle, baseLayout, canonicalId, displayName, FONT, modelColor, type Figure } from './style';
+import { axisStyle, baseLayout, canonicalId, displayName, figureColors, FONT, type Figure } from './style';
 import { markdownFromCells } from './tables';
 
 /** The levels: the 5% tail up to the whole distribution (α = 1: the mean reward). */
@@ -127,10 +127,11 @@ export function frontierCaption(f: FrontierResult): string {
 /** CVaR vs α, one line per model (the plotted values are the CVaRs, not the differences). */
 export function frontierFigure(f: FrontierResult, titleText = 'Risk frontier: CVaR vs α'): Figure {
   const axisTitle = (text: string) => ({ text, font: { size: FONT.size } });
+  const color = figureColors(f.models.map((m) => m.name));
   return {
     data: f.models.map((m) => ({
       type: 'scatter', mode: 'lines+markers', x: m.points.map((p) => p.alpha), y: m.points.map((p) => p.cvar),
-      name: displayName(m.name) + (m.reference ? ' (reference)' : ''), line: { color: modelColor(m.name), width: 2.5 }, marker: { size: 7 },
+      name: displayName(m.name) + (m.reference ? ' (reference)' : ''), line: { color: color(m.name), width: 2.5 }, marker: { size: 7 },
     })),
     layout: baseLayout({
       title: { text: titleText }, width: 760, height: 500,

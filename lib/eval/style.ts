@@ -1,6 +1,7 @@
 /**
  * One look for every figure: the paper's display names, one colour per model (the same in every
- * figure, so RA-RLHF is never blue in one plot and red in the next) and readable font sizes.
+ * figure, so RA-RLHF is never blue in one plot and red in the next; other names keep a colour across
+ * the figures that show the same models, distinct within each) and readable font sizes.
  * Pure data + tiny helpers; figures.ts / training-figures.ts apply them.
  */
 
@@ -40,6 +41,24 @@ function hash(s: string): number {
 /** The model's colour: fixed for the paper's models, else picked from EXTRA_PALETTE by name. */
 export function modelColor(name: string): string {
   return MODEL_COLORS[canonicalId(name)] ?? EXTRA_PALETTE[hash(canonicalId(name)) % EXTRA_PALETTE.length];
+}
+
+/**
+ * The colours of one figure's models: `modelColor`'s, except that two names outside the paper's four
+ * never share a colour (a name whose hashed slot is taken gets the next free one). Names are placed in
+ * sorted order, so the colours depend on which models a figure shows, not on the order of its traces.
+ */
+export function figureColors(names: Iterable<string>): (name: string) => string {
+  const extra = new Map<string, string>();
+  const taken = new Set<number>();
+  for (const id of [...new Set([...names].map(canonicalId))].sort()) {
+    if (Object.hasOwn(MODEL_COLORS, id)) continue;
+    let k = hash(id) % EXTRA_PALETTE.length;
+    for (let i = 0; i < EXTRA_PALETTE.length && taken.has(k); i++) k = (k + 1) % EXTRA_PALETTE.length;
+    taken.add(k); // with more names than colours, the last ones share
+    extra.set(id, EXTRA_PALETTE[k]);
+  }
+  return (name) => extra.get(canonicalId(name)) ?? modelColor(name);
 }
 
 /** "#rrggbb" -> "rgba(r,g,b,a)" for seed bands and bootstrap bands. */

@@ -3,7 +3,7 @@
  * (runs named "<algo> seed <n>" are grouped by `curveGroup`), colours and names from style.ts.
  */
 import { curveGroup, debiasedEma, seedBand } from './curves';
-import { axisStyle, baseLayout, displayName, FONT, modelColor, withAlpha } from './style';
+import { axisStyle, baseLayout, displayName, figureColors, FONT, withAlpha } from './style';
 import type { Figure } from './style';
 
 export type MetricsRecord = Record<string, unknown>;
@@ -104,13 +104,14 @@ export function trainingCurvesFigure(runs: readonly CurveRun[], opts: TrainingCu
     width: 420 * cols, height: 320 * rows + 90, margin: { t: 70, b: 70 },
     legend: { orientation: 'h', y: -0.1 / rows, x: 0.5, xanchor: 'center' },
   };
+  const groupColor = figureColors(grouped.map(([g]) => g));
   const inLegend = new Set<string>(); // each algorithm once, in the first panel that has it
   keys.forEach((key, i) => {
     const xa = axisName('x', i);
     const ya = axisName('y', i);
     const smooth = w > 0 && !RAW_KEYS.has(key);
     grouped.forEach(([g, rs]) => {
-      const color = modelColor(g);
+      const color = groupColor(g);
       const series = rs.map((run) => {
         const pts = run.records
           .map((rec, idx) => ({ x: typeof rec[xKey] === 'number' ? (rec[xKey] as number) : idx, y: rec[key] }))
