@@ -156,6 +156,8 @@ function checkpoint(name: string, opts: { tokenizer?: boolean; poison?: number }
   const emptyPrompts = file('empty.jsonl', '');
   add('train.prompts_file: no rows', () => readPromptFile(emptyPrompts), emptyPrompts, 'train.prompts_file holds no prompts');
   add('train: task demo without train.prompts_file', () => trainQueries(loadTrainConfig(undefined, ['task=demo']), toyTokenizer()), '"task"', 'train.prompts_file');
+  // named before any model loads: the policy path here does not even exist
+  add('train: task demo without train.prompts_file, before loading models', () => setupPPO(loadTrainConfig(undefined, ['task=demo', 'model.policy=lib/missing-ckpt'])), '"task"', 'train.prompts_file');
   add('train: policy lib/missing-ckpt (./lib exists)', () => setupPPO(loadTrainConfig(undefined, ['model.policy=lib/missing-ckpt'])), 'model.policy', 'no such folder lib/missing-ckpt', 'not looking it up on the Hub');
   add('reward: missing absolute path', () => loadRewardModel(path.join(tmp, 'no-reward')), path.join(tmp, 'no-reward'), 'not looking it up on the Hub');
   add('Hub id offline and not cached', () => hubDownload('someorg/somemodel', { offline: true, cacheDir: path.join(tmp, 'hf') }), 'someorg/somemodel/config.json', 'HF_HUB_OFFLINE');

@@ -37,6 +37,7 @@ export interface PPOSetup {
 }
 
 export async function setupPPO(cfg: TrainConfig): Promise<PPOSetup> {
+  checkPromptSource(cfg); // before minutes of model loading
   const p = await AutoModelForCausalLMWithValueHead.fromPretrained(cfg.model.policy, { field: 'model.policy', valueHeadSeed: cfg.model.value_head_seed });
   const policy = p.model;
   const ref = (await AutoModelForCausalLM.fromPretrained(cfg.model.ref ?? cfg.model.policy, { field: cfg.model.ref ? 'model.ref' : 'model.policy' })).model;
@@ -56,10 +57,17 @@ export async function setupPPO(cfg: TrainConfig): Promise<PPOSetup> {
   return { policy, ref, tokenizer, rewardModel, trainPrompts, notes };
 }
 
+/** The demo task has no loader: its train prompts must come from train.prompts_file. */
+function checkPromptSource(cfg: TrainConfig): void {
+  if (cfg.task === 'demo' && cfg.train.prompts_file === null) {
+    throw new Error('config field "task": the demo task has no data loader; name its prompts in train.prompts_file (rarlhf demo writes <demo>/corpus/train.jsonl)');
+  }
+}
+
 /** Query ids from train.prompts_file when set, else from the task's loader ('demo' has none). */
 export async function trainQueries(cfg: TrainConfig, tokenizer: GPT2Tokenizer): Promise<{ queries: number[][]; notes: string[] }> {
+  checkPromptSource(cfg);
   if (cfg.train.prompts_file !== null) return { queries: (await readPromptFile(cfg.train.prompts_file)).map((p) => tokenizer.encode(p)), notes: [] };
-  if (cfg.task === 'demo') throw new Error('config field "task": the demo task has no data loader; name its prompts in train.prompts_file (rarlhf demo writes <demo>/corpus/train.jsonl)');
   const task = await loadTask(cfg.task, { dataDir: cfg.data_dir ?? undefined, tokenizer });
   return { queries: task.train.map((t) => t.queryIds), notes: task.notes };
 }
