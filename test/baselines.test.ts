@@ -110,6 +110,9 @@ test('control tokens: text logits unchanged, KL to the initial model 0 without a
   const pre = new RestrictedVocabLM(policy, V, V + 1).forward({ inputIds: ids }).logits;
   const manual = policy.forward({ inputIds: tf.tensor2d([[V + 1, 1, 2, 3, 4]], [1, 5], 'int32') }).logits.slice([0, 1, 0], [1, 4, V]);
   close(pre.dataSync(), manual.dataSync(), 1e-5);
+  const preLast = new RestrictedVocabLM(policy, V, V + 1).forward({ inputIds: ids, lastOnly: true }).logits;
+  assert.deepEqual(preLast.shape, [1, 1, V]);
+  close(preLast.dataSync(), manual.slice([0, 3, 0], [1, 1, V]).dataSync(), 1e-5);
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rarlhf-ctrl-'));
   saveLM(policy, toyTokenizer(), dir, { quark: { best_token: V } });

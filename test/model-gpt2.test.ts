@@ -103,6 +103,25 @@ test('KV-cache decoding logits equal full forward logits (with left padding)', a
   m.dispose();
 });
 
+test('lastOnly: the last position\'s logits of the full forward, with left padding and with a cache', async () => {
+  await initEngine({ quiet: true });
+  const m = new GPT2LMHeadModel(TINY, { seed: 2 });
+  const ids = tf.tensor2d([[10, 10, 2, 3, 4], [1, 2, 3, 4, 5]], [2, 5], 'int32');
+  const mask = tf.tensor2d([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], [2, 5], 'int32');
+  const full = m.forward({ inputIds: ids, attentionMask: mask });
+  const last = m.forward({ inputIds: ids, attentionMask: mask, lastOnly: true });
+  assert.deepEqual(last.logits.shape, [2, 1, TINY.vocab_size]);
+  assert.deepEqual(last.hidden.shape, full.hidden.shape);
+  assert.ok(maxAbsDiff(last.logits, full.logits.slice([0, 4, 0], [2, 1, -1])) < 1e-6);
+  // one cached decoding step: T = 1, so lastOnly changes nothing
+  const next = tf.tensor2d([[7], [8]], [2, 1], 'int32');
+  const grown = tf.concat([mask, tf.ones([2, 1], 'int32')], 1) as tf.Tensor2D;
+  const a = m.forward({ inputIds: next, attentionMask: grown, past: full.present });
+  const b = m.forward({ inputIds: next, attentionMask: grown, past: full.present, lastOnly: true });
+  assert.equal(maxAbsDiff(a.logits, b.logits), 0);
+  m.dispose();
+});
+
 test('left padding does not change the logits of real tokens', async () => {
   await initEngine({ quiet: true });
   const m = new GPT2LMHeadModel(TINY, { seed: 2 });

@@ -76,7 +76,8 @@ export class RestrictedVocabLM {
     const out = this.model.forward({ ...args, inputIds, attentionMask, positionIds });
     tf.dispose([inputIds, attentionMask, positionIds].filter((t): t is tf.Tensor2D => t !== undefined));
     const V = out.logits.shape[2];
-    const logits = tf.tidy(() => cut(out.logits.slice([0, 1, 0], [B, T, V]) as tf.Tensor3D, this.textVocab));
+    // lastOnly: the one position is the text's last, the control token's is not among them
+    const logits = tf.tidy(() => cut((args.lastOnly ? out.logits : out.logits.slice([0, 1, 0], [B, T, V])) as tf.Tensor3D, this.textVocab));
     const hidden = tf.tidy(() => out.hidden.slice([0, 1, 0], [B, T, out.hidden.shape[2]]) as tf.Tensor3D);
     tf.dispose([out.logits, out.hidden]);
     return { logits, hidden, present: out.present };

@@ -150,7 +150,7 @@ export function generate(model: CausalLM, queries: number[][], opts: GenerateOpt
     for (let step = 0; step < opts.maxNewTokens; step++) {
       const u = opts.greedy ? null : queries.map(() => rng.uniform());
       const { ids, present } = tf.tidy(() => {
-        const args: ForwardArgs = { inputIds: cur, attentionMask: mask, past, lmHeadT: headT };
+        const args: ForwardArgs = { inputIds: cur, attentionMask: mask, past, lmHeadT: headT, lastOnly: true };
         const out = lm.forward(args);
         const T = out.logits.shape[1];
         const last = out.logits.slice([0, T - 1, 0], [B, 1, cfg.vocab_size]).reshape([B, cfg.vocab_size]) as tf.Tensor2D;

@@ -90,6 +90,11 @@ export interface ForwardArgs {
   rng?: Rng;
   /** Pre-transposed wte [n_embd, vocab] so a decoding loop transposes it once, not per step. */
   lmHeadT?: tf.Tensor2D;
+  /**
+   * Logits of the last position only ([B, 1, V]): decoding samples from nothing else, and the first
+   * step's [B, T, V] over the whole prompt is a generation's largest tensor. `hidden` stays [B, T, E].
+   */
+  lastOnly?: boolean;
 }
 export interface ForwardOutput {
   logits: tf.Tensor3D;
@@ -188,8 +193,9 @@ export class GPT2LMHeadModel {
       }
       const hidden = layerNorm(x, this.w('transformer.ln_f.weight'), this.w('transformer.ln_f.bias'), c.layer_norm_epsilon);
       // lm_head is tied to wte: logits = hidden @ wte^T (matmul() transposes explicitly to stay on wasm's fast path).
-      const flat = hidden.reshape([B * T, c.n_embd]);
-      const logits = (args.lmHeadT ? matmul(flat, args.lmHeadT) : matmul(flat, this.w('transformer.wte.weight'), false, true)).reshape([B, T, c.vocab_size]);
+      const rows = args.lastOnly ? 1 : T;
+      const flat = (args.lastOnly ? hidden.slice([0, T - 1, 0], [B, 1, c.n_embd]) : hidden).reshape([B * rows, c.n_embd]);
+      const logits = (args.lmHeadT ? matmul(flat, args.lmHeadT) : matmul(flat, this.w('transformer.wte.weight'), false, true)).reshape([B, rows, c.vocab_size]);
       return { logits: logits as tf.Tensor3D, hidden, present };
     });
   }
