@@ -93,7 +93,7 @@ console.log(`\n[gpu-check] summary (scale ${scale}, ${elapsed} s for both parts)
 if (e) {
   line('engine', e.engine);
   line('train tokens/s', `${e.train_tokens_per_s} (fwd+bwd+AdamW, batch ${e.train_shape.join(' x ')})`);
-  line('generation tokens/s', `${e.gen_tokens_per_s} (B ${e.gen_shape.B}, ${e.gen_shape.prompt} -> +${e.gen_shape.new_tokens}, chunks of ${e.gen_shape.chunk})`);
+  line('generation tokens/s', `${e.gen_tokens_per_s} (B ${e.gen_shape.B}, ${e.gen_shape.prompt} -> +${e.gen_shape.new_tokens})`);
 } else line('bench engine', 'no result');
 if (p) {
   line('seconds per PPO step', `${p.sec_per_step} (rollout ${p.rollout_s}, optimisation ${p.optimisation_s}; B ${p.batch_size}, mini-batch ${p.mini_batch_size}, ${p.ppo_epochs} PPO epochs)`);

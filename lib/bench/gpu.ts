@@ -64,20 +64,6 @@ function fittingMiniBatch(want: number, B: number, T: number, V: number): number
   return mbs;
 }
 
-/**
- * generate() runs the LM head over every prompt position on its first forward ([B, 64, 50257]
- * = 1.6 GB at B 128), so prompts go in chunks whose logits fit one storage binding.
- */
-function genChunk(B: number, prompt: number, V: number): number {
-  const limit = adapterLimits()?.maxStorageBufferBindingSize ?? Infinity;
-  return Math.max(1, Math.min(B, Math.floor(limit / (prompt * V * 4))));
-}
-function generateChunked(model: Parameters<typeof generate>[0], queries: number[][], chunk: number, opts: Parameters<typeof generate>[2]): number[][] {
-  const out: number[][] = [];
-  for (let i = 0; i < queries.length; i += chunk) out.push(...generate(model, queries.slice(i, i + chunk), opts).responses);
-  return out;
-}
-
 async function header(scale: string, s: Scale): Promise<Record<string, unknown>> {
   const info = await initEngine({ quiet: true });
   return { scale, engine: describeEngine(info), backend: info.backend, software_adapter: webgpuAdapter()?.software ?? null, params: gpt2ParameterCount(s.model), limits: adapterLimits() };
@@ -107,8 +93,7 @@ export async function benchEngine(scale: string, steps: number): Promise<Record<
   const warmTrain = timeIt(trainStep); // shader compilation, buffer pool
   const trainS = median(Array.from({ length: steps }, () => timeIt(trainStep)));
   const queries = randomPrompts(s.B, s.prompt, s.model.vocab_size, 11);
-  const chunk = genChunk(s.B, s.prompt, s.model.vocab_size);
-  const gen = () => void generateChunked(model, queries, chunk, { maxNewTokens: s.response, minNewTokens: s.response, rng: new Rng(3), eosTokenId: s.model.eos_token_id });
+  const gen = () => void generate(model, queries, { maxNewTokens: s.response, minNewTokens: s.response, rng: new Rng(3), eosTokenId: s.model.eos_token_id });
   const warmGen = timeIt(gen);
   const genS = median(Array.from({ length: Math.max(1, Math.min(steps, 2)) }, () => timeIt(() => { gen(); sampleMemory(); })));
   ids.dispose();
@@ -120,7 +105,7 @@ export async function benchEngine(scale: string, steps: number): Promise<Record<
     train_warmup_s: round(warmTrain),
     train_step_s: round(trainS),
     train_tokens_per_s: Math.round((s.trainBatch * T) / trainS),
-    gen_shape: { B: s.B, prompt: s.prompt, new_tokens: s.response, chunk },
+    gen_shape: { B: s.B, prompt: s.prompt, new_tokens: s.response },
     gen_warmup_s: round(warmGen),
     gen_s: round(genS),
     gen_tokens_per_s: Math.round((s.B * s.response) / genS),
@@ -142,12 +127,11 @@ export async function benchPPO(scale: string, steps: number): Promise<Record<str
   const tr = new PPOTrainer({ config, policy, ref, seed: 0 });
   const rng = new Rng(5);
   const half = s.model.vocab_size / 2;
-  const chunk = genChunk(s.B, s.prompt, s.model.vocab_size);
   const recs: { rollout: number; optimise: number }[] = [];
   for (let i = 0; i <= steps; i++) {
     const queries = randomPrompts(s.B, s.prompt, s.model.vocab_size, 100 + i);
     const a = performance.now();
-    const responses = generateChunked(policy, queries, chunk, { maxNewTokens: s.response, minNewTokens: s.response, rng, eosTokenId: s.model.eos_token_id });
+    const { responses } = generate(policy, queries, { maxNewTokens: s.response, minNewTokens: s.response, rng, eosTokenId: s.model.eos_token_id });
     const b = performance.now();
     const scores = responses.map((r) => r.filter((t) => t < half).length / Math.max(1, r.length)); // stand-in reward
     tr.step(queries, responses, scores, { riskCount: Math.round(0.4 * s.B) }); // RA-RLHF, alpha 0.4 of the batch
@@ -167,7 +151,6 @@ export async function benchPPO(scale: string, steps: number): Promise<Record<str
     mini_batch_size: mbs,
     ...(mbs !== s.miniBatch ? { mini_batch_note: `${s.miniBatch} does not fit the adapter's storage-binding limit; ${mbs} processes the same tokens in more, smaller updates` } : {}),
     ppo_epochs: s.ppoEpochs,
-    rollout_chunk: chunk,
     prompt_tokens: s.prompt,
     response_tokens: s.response,
     model_init_s: round(initS),
