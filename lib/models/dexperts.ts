@@ -51,8 +51,8 @@ export class DExpertsLM {
     const logits = tf.tidy(() => {
       let base = outs[0].logits;
       if (this.filterP < 1) {
-        // only the last position is sampled from: filtering the prompt's positions too would sort
-        // B x T rows of the vocabulary on the first decoding step for nothing
+        // top-p filters the position that is sampled from (the last); on a full-sequence forward the
+        // earlier positions stay unfiltered (generate asks for the last position only)
         const [B, T, V] = base.shape;
         const last = processLogits(base.slice([0, T - 1, 0], [B, 1, V]).reshape([B, V]) as tf.Tensor2D, { step: 0, topP: this.filterP }).reshape([B, 1, V]);
         base = (T > 1 ? tf.concat([base.slice([0, 0, 0], [B, T - 1, V]), last], 1) : last) as tf.Tensor3D;

@@ -193,9 +193,9 @@ export class GPT2LMHeadModel {
       }
       const hidden = layerNorm(x, this.w('transformer.ln_f.weight'), this.w('transformer.ln_f.bias'), c.layer_norm_epsilon);
       // lm_head is tied to wte: logits = hidden @ wte^T (matmul() transposes explicitly to stay on wasm's fast path).
-      const rows = args.lastOnly ? 1 : T;
-      const flat = (args.lastOnly ? hidden.slice([0, T - 1, 0], [B, 1, c.n_embd]) : hidden).reshape([B * rows, c.n_embd]);
-      const logits = (args.lmHeadT ? matmul(flat, args.lmHeadT) : matmul(flat, this.w('transformer.wte.weight'), false, true)).reshape([B, rows, c.vocab_size]);
+      const top = args.lastOnly ? hidden.slice([0, T - 1, 0], [B, 1, c.n_embd]) : hidden;
+      const flat = top.reshape([B * top.shape[1], c.n_embd]);
+      const logits = (args.lmHeadT ? matmul(flat, args.lmHeadT) : matmul(flat, this.w('transformer.wte.weight'), false, true)).reshape([B, top.shape[1], c.vocab_size]);
       return { logits: logits as tf.Tensor3D, hidden, present };
     });
   }
